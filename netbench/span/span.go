@@ -14,21 +14,21 @@ type Kind uint8
 
 // The field kinds. Order is part of the on-disk corpus format: append only.
 const (
-	None      Kind = iota // literal text between fields (arrows, "Seq=", brackets)
-	Address               // <SIP>/<DIP> or a real address
-	Protocol              // the Protocol column (TCP, TLSv1.2, DNS, ...)
-	FrameLen              // the frame length column
-	Port                  // a transport port number
-	Flags                 // TCP flags "[SYN, ACK]"
-	Message               // protocol message text (TLS/HTTP/DNS/... info)
-	Seq                   // TCP relative sequence number
-	Ack                   // TCP relative acknowledgement number
-	Window                // TCP window
-	PayloadLen            // payload length (Len=)
-	Option                // a TCP option (MSS=1460, SACK_PERM, ...)
-	PayloadHex            // first bytes of the transport payload as hex
-	Analysis              // analysis notes ([TCP Retransmission], [TCP segment of a reassembled PDU])
-	Context               // natural-language context after <sep>
+	None       Kind = iota // literal text between fields (arrows, "Seq=", brackets)
+	Address                // <SIP>/<DIP> or a real address
+	Protocol               // the Protocol column (TCP, TLSv1.2, DNS, ...)
+	FrameLen               // the frame length column
+	Port                   // a transport port number
+	Flags                  // TCP flags "[SYN, ACK]"
+	Message                // protocol message text (TLS/HTTP/DNS/... info)
+	Seq                    // TCP relative sequence number
+	Ack                    // TCP relative acknowledgement number
+	Window                 // TCP window
+	PayloadLen             // payload length (Len=)
+	Option                 // a TCP option (MSS=1460, SACK_PERM, ...)
+	PayloadHex             // first bytes of the transport payload as hex
+	Analysis               // analysis notes ([TCP Retransmission], [TCP segment of a reassembled PDU])
+	Context                // natural-language context after <sep>
 	numKinds
 )
 

@@ -47,7 +47,9 @@ func IsCaptureName(name string) bool {
 
 // ExpandInputs turns files and folders into inputs, sorted by path. A file
 // named directly is taken as is; a folder is walked for captures, and a
-// capture under root/<label>/... gets that label (a folder per class).
+// capture in a subfolder is labelled with the subfolder's path relative to
+// the root (root/<label>/x.pcap, or root/<dataset>/<class>/x.pcap as
+// `lens synth` writes them: label "<dataset>/<class>").
 func ExpandInputs(paths []string) ([]Input, error) {
 	var in []Input
 	for _, p := range paths {
@@ -68,9 +70,9 @@ func ExpandInputs(paths []string) ([]Input, error) {
 				return nil
 			}
 			rel, _ := filepath.Rel(p, path)
-			label := ""
-			if i := strings.IndexRune(rel, filepath.Separator); i > 0 {
-				label = rel[:i]
+			label := filepath.ToSlash(filepath.Dir(rel))
+			if label == "." {
+				label = ""
 			}
 			found = append(found, Input{Path: path, Label: label})
 			return nil

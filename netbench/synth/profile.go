@@ -16,13 +16,13 @@ type Stack uint8
 // The stacks. Many classes share one (most use TLS on 443), which is what
 // keeps a port-only rule from solving the hard tasks.
 const (
-	StackTLS     Stack = iota // TCP + TLS handshake + application data
-	StackHTTP                 // TCP + HTTP/1.1 request and response
-	StackSSH                  // TCP + SSH banners and binary packets
-	StackUDPMedia             // UDP RTP-like media (voice, video)
-	StackOpenVPN              // UDP OpenVPN-like tunnel
-	StackDNS                  // UDP DNS query and response
-	StackTCPFlood             // bare SYNs and tiny segments (attacks)
+	StackTLS      Stack = iota // TCP + TLS handshake + application data
+	StackHTTP                  // TCP + HTTP/1.1 request and response
+	StackSSH                   // TCP + SSH banners and binary packets
+	StackUDPMedia              // UDP RTP-like media (voice, video)
+	StackOpenVPN               // UDP OpenVPN-like tunnel
+	StackDNS                   // UDP DNS query and response
+	StackTCPFlood              // bare SYNs and tiny segments (attacks)
 	numStacks
 )
 

@@ -23,6 +23,7 @@ const (
 	SkipNonIP             = "frame without IP (no flow)"
 	SkipUnreadableCapture = "unreadable capture"
 	SkipCorruptRecord     = "corrupt record (rest of capture)"
+	SkipMalformedRow      = "malformed text row"
 )
 
 // Input is one capture to ingest and its class label ("" when unlabelled).
@@ -66,7 +67,7 @@ func ExpandInputs(paths []string) ([]Input, error) {
 			if err != nil {
 				return err
 			}
-			if d.IsDir() || !IsCaptureName(d.Name()) {
+			if d.IsDir() || !(IsCaptureName(d.Name()) || IsTextDataName(d.Name())) {
 				return nil
 			}
 			rel, _ := filepath.Rel(p, path)
@@ -228,6 +229,10 @@ func Ingest(ctx context.Context, cfg IngestConfig) (*Manifest, error) {
 func ingestCapture(ctx context.Context, in Input, ftc FlowTableConfig, r *captureResult) {
 	defer close(r.done)
 	defer close(r.flows)
+	if IsTextDataName(in.Path) {
+		ingestText(ctx, in, r)
+		return
+	}
 	rd, err := capture.Open(in.Path)
 	if err != nil {
 		r.err = err
@@ -273,6 +278,35 @@ func ingestCapture(ctx context.Context, in Input, ftc FlowTableConfig, r *captur
 		}
 	}
 	ft.Close()
+}
+
+// ingestText imports flows already rendered as text; a row's own label wins
+// over the folder's.
+func ingestText(ctx context.Context, in Input, r *captureResult) {
+	var warnings []string
+	rows, skipped, err := ImportText(in.Path, func(f *Flow) error {
+		if f.Label == "" {
+			f.Label = in.Label
+		}
+		select {
+		case r.flows <- f:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}, func(e error) {
+		if len(warnings) < 5 {
+			warnings = append(warnings, e.Error())
+		}
+	})
+	r.frames = int64(rows)
+	if skipped > 0 {
+		r.skip[SkipMalformedRow] += skipped
+		if err == nil {
+			err = fmt.Errorf("%d malformed rows skipped, first: %s", skipped, strings.Join(warnings, "; "))
+		}
+	}
+	r.err = err
 }
 
 // Summary formats the final ingest summary.

@@ -2,19 +2,48 @@ package netbench
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/lens-go/lens/netbench/registry"
 	"github.com/lens-go/lens/netbench/synth"
 )
 
-// synthCorpus generates and ingests a small synthetic NetBench.
+var (
+	synthMu    sync.Mutex
+	synthCache = map[string]*Corpus{}
+	synthRoot  string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if synthRoot != "" {
+		os.RemoveAll(synthRoot)
+	}
+	os.Exit(code)
+}
+
+// synthCorpus generates and ingests a small synthetic NetBench (once per
+// dataset list for the whole test binary; tests must not modify it).
 func synthCorpus(t *testing.T, datasets ...string) (*Corpus, *registry.Registry) {
 	t.Helper()
-	dir := t.TempDir()
+	synthMu.Lock()
+	defer synthMu.Unlock()
 	reg := registry.Default()
+	key := strings.Join(datasets, ",")
+	if c := synthCache[key]; c != nil {
+		return c, reg
+	}
+	if synthRoot == "" {
+		var err error
+		if synthRoot, err = os.MkdirTemp("", "lens-synth-test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := filepath.Join(synthRoot, strings.ReplaceAll(key, ",", "+"))
 	sum, err := synth.Generate(context.Background(), reg, synth.Config{Out: filepath.Join(dir, "pcaps"), Seed: 7, Flows: 120, MinFlows: 4, Datasets: datasets})
 	if err != nil {
 		t.Fatal(err)
@@ -36,6 +65,7 @@ func synthCorpus(t *testing.T, datasets ...string) (*Corpus, *registry.Registry)
 	if err != nil {
 		t.Fatal(err)
 	}
+	synthCache[key] = c
 	return c, reg
 }
 
@@ -136,5 +166,35 @@ func TestAuditCatchesPlantedLeaks(t *testing.T) {
 	}
 	if len(a.Leaks) != 1 || !strings.Contains(a.Leaks[0], `"skype"`) {
 		t.Fatalf("planted context leak not caught: %v", a.Leaks)
+	}
+}
+
+func TestParseLineRecoversRenderedSpans(t *testing.T) {
+	c, _ := synthCorpus(t, "ISCX-VPN")
+	checked := 0
+	err := c.Flows(func(f *Flow) error {
+		for _, l := range f.Lines {
+			if !strings.Contains(l.Text, " TCP ") && !strings.Contains(l.Text, " UDP ") {
+				continue // message text is split differently; transport lines must match exactly
+			}
+			got := ParseLine(l.Text)
+			if len(got.Spans) != len(l.Spans) {
+				t.Fatalf("%q:\n got %v\nwant %v", l.Text, got.Spans, l.Spans)
+			}
+			for i := range got.Spans {
+				if got.Spans[i] != l.Spans[i] {
+					t.Fatalf("%q: span %d got %v (%q) want %v (%q)", l.Text, i, got.Spans[i],
+						l.Text[got.Spans[i].Start:got.Spans[i].End], l.Spans[i], l.Text[l.Spans[i].Start:l.Spans[i].End])
+				}
+			}
+			checked++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checked < 100 {
+		t.Fatalf("only %d lines checked", checked)
 	}
 }

@@ -15,10 +15,11 @@ var paperJSON []byte
 
 // PaperRow is one row of a published table.
 type PaperRow struct {
-	Dataset string     `json:"dataset,omitempty"`
-	Method  string     `json:"method"`
-	Values  []*float64 `json:"values"` // nil where the paper prints NA or –
-	Raw     []string   `json:"raw"`    // the cell text as printed
+	Dataset     string     `json:"dataset,omitempty"`
+	Description string     `json:"description,omitempty"`
+	Method      string     `json:"method"`
+	Values      []*float64 `json:"values"` // nil where the paper prints NA or –
+	Raw         []string   `json:"raw"`    // the cell text as printed
 }
 
 // PaperBlock is one sub-table (Tables 14-16 have one per task).

@@ -270,6 +270,47 @@ func Build(id string, set *result.Set, paper *Paper) (*Table, error) {
 			}
 			t.Rows = append(t.Rows, row)
 		}
+	case "9", "10", "11":
+		t.Columns = pt.Columns
+		d := set.Data
+		for _, pr := range pt.Rows {
+			row := Row{Label: pr.Method}
+			for ci := range t.Columns {
+				c := Cell{Paper: pr.Values[ci], NA: "no data statistics in these results"}
+				if d != nil {
+					c.NA = ""
+					switch id {
+					case "9":
+						v := d.PacketsPerFlow
+						if ci < 5 && strings.Contains(pr.Method, "tokenized") {
+							v = d.TokensPerFlow
+						}
+						c.Ours = &Stat{Mean: v[ci], N: 1}
+					case "10":
+						if sh, ok := d.Shares[table10Dataset[pr.Method]]; ok && !(ci == 0 && sh[0] == 0) {
+							c.Ours = &Stat{Mean: sh[ci], N: 1}
+						} else {
+							c.NA = "not in this corpus, or NA by design"
+						}
+					case "11":
+						var task int
+						fmt.Sscanf(pr.Method, "Task %d", &task)
+						if n, ok := d.TaskClasses[task]; ok {
+							c.Ours = &Stat{Mean: float64(n), N: 1}
+						}
+					}
+				}
+				row.Cells = append(row.Cells, c)
+			}
+			t.Rows = append(t.Rows, row)
+		}
+		if d != nil {
+			t.Caption = caption([]result.Run{{Prov: d.Prov}})
+			if id == "9" {
+				t.Notes = append(t.Notes, "Tokenized lengths use "+d.Tokenizer+".")
+			}
+		}
+		return t, nil
 	case "fig3":
 		t.Columns = [][2]string{{"Decision tree", "AC"}, {"Decision tree", "F1"}, {"SVM", "AC"}, {"SVM", "F1"}, {"MLP", "AC"}, {"MLP", "F1"}}
 		det := map[string]string{"Decision tree": "DT", "SVM": "SVM", "MLP": "MLP"}
@@ -288,7 +329,14 @@ func Build(id string, set *result.Set, paper *Paper) (*Table, error) {
 }
 
 // TableIDs lists the tables in report order.
-var TableIDs = []string{"2", "3", "4", "5", "6", "7", "8", "12", "13a", "13b", "14", "15", "16", "fig3"}
+var TableIDs = []string{"2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13a", "13b", "14", "15", "16", "fig3"}
+
+// table10Dataset maps Table 10's dataset names to the registry's.
+var table10Dataset = map[string]string{
+	"ISCX-VPN": "ISCX-VPN", "ISCX-Tor": "ISCX-Tor", "USTC-TFC-2016": "USTC-TFC2016",
+	"Cross Platform (Android)": "CrossPlatform-Android", "Cross Platform (IOS)": "CrossPlatform-iOS",
+	"CIC-DoHBrw-2020": "CIC-DoHBrw-2020", "CIC-IoT-2023": "CIC-IoT-2023",
+}
 
 // average is Table 3's "Avg.": the mean accuracy over the 12 tasks, only
 // when all 12 have a number.

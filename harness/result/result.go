@@ -59,6 +59,17 @@ type Metrics map[string]float64
 type Set struct {
 	Runs  []Run             `json:"runs"`
 	Notes map[string]string `json:"notes,omitempty"` // method or table -> why it has no numbers
+	Data  *Data             `json:"data,omitempty"`  // Tables 9-11
+}
+
+// Data describes the corpus a reproduction used (Tables 9, 10 and 11).
+type Data struct {
+	PacketsPerFlow [5]float64            `json:"packets_per_flow"` // 0/25/50/75/100th percentiles
+	TokensPerFlow  [5]float64            `json:"tokens_per_flow"`
+	Tokenizer      string                `json:"tokenizer"`
+	Shares         map[string][3]float64 `json:"shares"` // dataset -> pretraining, finetuning, test shares
+	TaskClasses    map[int]int           `json:"task_classes"`
+	Prov           Provenance            `json:"provenance"`
 }
 
 // Load reads a results file.

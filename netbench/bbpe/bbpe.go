@@ -76,8 +76,15 @@ type Tokenizer struct {
 	// Meta describes how the tokenizer was trained.
 	Meta Meta
 
-	pool sync.Pool // *encoder
+	// bytePairs[a<<8|b] is the merge of bytes a and b, as in mergeMap, or
+	// noMerge: the first round of lookups of every word.
+	bytePairs []uint64
+
+	mu   sync.Mutex
+	free []*encoder // idle encoders, their caches kept warm
 }
+
+const noMerge = ^uint64(0)
 
 // Meta describes how a tokenizer was trained. It is saved beside the
 // Hugging Face files as lens_tokenizer_meta.json.
@@ -207,8 +214,15 @@ func (t *Tokenizer) build() error {
 		}
 		t.mergeMap[key] = uint64(rank)<<32 | uint64(uint32(id))
 	}
+	t.bytePairs = make([]uint64, 1<<16)
+	for i := range t.bytePairs {
+		v, ok := t.mergeMap[pack(t.byteID[i>>8], t.byteID[i&0xff])]
+		if !ok {
+			v = noMerge
+		}
+		t.bytePairs[i] = v
+	}
 	t.matcher = newAddedMatcher(added)
-	t.pool.New = func() any { return newEncoder() }
 	return nil
 }
 

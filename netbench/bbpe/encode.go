@@ -30,8 +30,9 @@ func (e *Encoding) TokenRange(start, end int) (lo, hi int) {
 }
 
 const (
+	minCachedWord = 3       // shorter words merge faster than a cache lookup
 	maxCachedWord = 256     // longer words are not cached, as in Hugging Face
-	maxCacheWords = 1 << 16 // the cache is emptied when it reaches this size
+	maxCacheWords = 1 << 14 // the cache is emptied when it reaches this size
 	linearMax     = 48      // words up to this many bytes merge by linear scan
 )
 
@@ -51,8 +52,29 @@ func newEncoder() *encoder {
 	return &encoder{cache: make(map[string]uint64, 1024)}
 }
 
-func (t *Tokenizer) getEncoder() *encoder  { return t.pool.Get().(*encoder) }
-func (t *Tokenizer) putEncoder(e *encoder) { t.pool.Put(e) }
+// maxIdleEncoders bounds the encoders, and so the caches, kept between calls.
+const maxIdleEncoders = 16
+
+// getEncoder takes an idle encoder, or makes one. Unlike a sync.Pool, the
+// free list survives garbage collections, so the word caches stay warm.
+func (t *Tokenizer) getEncoder() *encoder {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if n := len(t.free); n > 0 {
+		e := t.free[n-1]
+		t.free = t.free[:n-1]
+		return e
+	}
+	return newEncoder()
+}
+
+func (t *Tokenizer) putEncoder(e *encoder) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.free) < maxIdleEncoders {
+		t.free = append(t.free, e)
+	}
+}
 
 // Encode encodes text into token ids with their byte offsets. No </s> is
 // added.
@@ -169,15 +191,24 @@ func (t *Tokenizer) encode(e *encoder, text []byte, ids []int32, offs [][2]int, 
 
 // word appends the ids of one pre-tokenized word.
 func (t *Tokenizer) word(e *encoder, w []byte, ids []int32) []int32 {
-	if len(w) == 1 {
+	switch len(w) {
+	case 1:
 		return append(ids, t.byteID[w[0]])
+	case 2:
+		if t.ignoreMerges {
+			break
+		}
+		if v := t.bytePairs[int(w[0])<<8|int(w[1])]; v != noMerge {
+			return append(ids, int32(uint32(v)))
+		}
+		return append(ids, t.byteID[w[0]], t.byteID[w[1]])
 	}
 	if t.ignoreMerges {
 		if id, ok := t.vocab[string(w)]; ok {
 			return append(ids, id)
 		}
 	}
-	cacheable := len(w) <= maxCachedWord
+	cacheable := len(w) >= minCachedWord && len(w) <= maxCachedWord
 	if cacheable {
 		if v, ok := e.cache[string(w)]; ok {
 			off, n := uint32(v>>32), uint32(v)
@@ -209,10 +240,10 @@ func (t *Tokenizer) mergeLinear(e *encoder, w []byte) []int32 {
 	for _, b := range w {
 		sym = append(sym, t.byteID[b])
 	}
-	for i := 0; i+1 < len(sym); i++ {
-		r, id := t.lookup(sym[i], sym[i+1])
-		rank = append(rank, r)
-		nid = append(nid, id)
+	for i := 0; i+1 < len(w); i++ {
+		v := t.bytePairs[int(w[i])<<8|int(w[i+1])]
+		rank = append(rank, uint32(v>>32))
+		nid = append(nid, int32(uint32(v)))
 	}
 	for {
 		best, br := -1, noRank

@@ -35,8 +35,11 @@ func (t *Tokenizer) Save(dir string) error {
 	for _, m := range t.merges {
 		merges.WriteString(toByteLevel(t.tokens[m[0]]) + " " + toByteLevel(t.tokens[m[1]]) + "\n")
 	}
-	meta, err := json.MarshalIndent(t.Meta, "", "  ")
-	if err != nil {
+	var meta bytes.Buffer
+	enc := json.NewEncoder(&meta)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(t.Meta); err != nil {
 		return err
 	}
 	for _, f := range []struct {
@@ -46,7 +49,7 @@ func (t *Tokenizer) Save(dir string) error {
 		{TokenizerFile, t.tokenizerJSON()},
 		{VocabFile, vocab.Bytes()},
 		{MergesFile, merges.Bytes()},
-		{MetaFile, append(meta, '\n')},
+		{MetaFile, meta.Bytes()},
 	} {
 		if err := os.WriteFile(filepath.Join(dir, f.name), f.data, 0o644); err != nil {
 			return err

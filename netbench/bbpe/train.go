@@ -32,7 +32,8 @@ type TrainConfig struct {
 	// Sentinels is the number of T5 sentinel tokens at the highest ids; 0
 	// means NumSentinels and a negative value none.
 	Sentinels int
-	// Progress, when set, is called from time to time during training.
+	// Progress, when set, is called from time to time during counting and
+	// training, never by two goroutines at once.
 	Progress func(Progress)
 }
 
@@ -220,11 +221,10 @@ func (tr *Trainer) AddReader(name string, r io.Reader, format Format) error {
 				}
 				tr.mu.Lock()
 				tr.read += int64(len(c.data))
-				done := tr.read
-				tr.mu.Unlock()
 				if tr.cfg.Progress != nil {
-					tr.cfg.Progress(Progress{Stage: "count", Done: done})
+					tr.cfg.Progress(Progress{Stage: "count", Done: tr.read})
 				}
+				tr.mu.Unlock()
 			}
 			tr.mu.Lock()
 			for w, c := range m {

@@ -208,14 +208,14 @@ func checkOffsets(t *testing.T, tok *Tokenizer, in []byte, enc Encoding) {
 	}
 	at := 0
 	for i, o := range enc.Offsets {
-		if o[0] != at || o[1] <= o[0] || o[1] > len(in) {
+		if int(o[0]) != at || o[1] <= o[0] || int(o[1]) > len(in) {
 			t.Fatalf("%q: token %d has offsets %v after byte %d", in, i, o, at)
 		}
 		s, _ := tok.Token(enc.IDs[i])
 		if string(in[o[0]:o[1]]) != s {
 			t.Fatalf("%q: token %d (%d) is %q, input there is %q", in, i, enc.IDs[i], s, in[o[0]:o[1]])
 		}
-		at = o[1]
+		at = int(o[1])
 	}
 	if at != len(in) {
 		t.Fatalf("%q: offsets end at %d of %d", in, at, len(in))
@@ -269,15 +269,15 @@ func TestTokenRange(t *testing.T) {
 			t.Fatalf("%s: empty token range", field)
 		}
 		// The tokens cover the field, and each overlaps it.
-		if enc.Offsets[lo][0] > start || enc.Offsets[hi-1][1] < end {
+		if int(enc.Offsets[lo][0]) > start || int(enc.Offsets[hi-1][1]) < end {
 			t.Errorf("%s [%d,%d): tokens %d..%d cover [%d,%d)", field, start, end, lo, hi, enc.Offsets[lo][0], enc.Offsets[hi-1][1])
 		}
 		for i := lo; i < hi; i++ {
-			if enc.Offsets[i][1] <= start || enc.Offsets[i][0] >= end {
+			if int(enc.Offsets[i][1]) <= start || int(enc.Offsets[i][0]) >= end {
 				t.Errorf("%s: token %d %v does not overlap", field, i, enc.Offsets[i])
 			}
 		}
-		if lo > 0 && enc.Offsets[lo-1][1] > start || hi < len(enc.IDs) && enc.Offsets[hi][0] < end {
+		if lo > 0 && int(enc.Offsets[lo-1][1]) > start || hi < len(enc.IDs) && int(enc.Offsets[hi][0]) < end {
 			t.Errorf("%s: a neighbouring token overlaps too", field)
 		}
 	}

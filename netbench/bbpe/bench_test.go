@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"testing"
+	"time"
 )
 
 // Benchmarks read testdata/lines.txt and train on it, unless
@@ -35,8 +36,22 @@ func benchSetup(b *testing.B) (*Tokenizer, [][]byte, int64) {
 	return tok, lines, n
 }
 
-func reportTokens(b *testing.B, tokens int64) {
+// meter reports throughput per second of wall time and per second of CPU
+// time (all threads), the latter steady on a machine shared with other work.
+type meter struct {
+	cpu0 time.Duration
+}
+
+func startMeter(b *testing.B) *meter {
+	b.ResetTimer()
+	return &meter{cpu0: cpuTime()}
+}
+
+func (m *meter) report(b *testing.B, tokens, size int64) {
 	b.ReportMetric(float64(tokens)/b.Elapsed().Seconds(), "tokens/s")
+	if cpu := cpuTime() - m.cpu0; cpu > 0 && m.cpu0 > 0 {
+		b.ReportMetric(float64(size)*float64(b.N)/1e6/cpu.Seconds(), "MB/cpu-s")
+	}
 }
 
 // BenchmarkEncode encodes every line, one call each, on one goroutine.
@@ -45,13 +60,29 @@ func BenchmarkEncode(b *testing.B) {
 	b.SetBytes(size)
 	var ids []int32
 	var tokens int64
+	m := startMeter(b)
 	for b.Loop() {
 		for _, l := range lines {
 			ids = tok.AppendIDs(ids[:0], l)
 			tokens += int64(len(ids))
 		}
 	}
-	reportTokens(b, tokens)
+	m.report(b, tokens, size)
+}
+
+// BenchmarkEncodeWhole encodes the lines joined by newlines as one text, with
+// offsets, as hf_bench.js's "whole file as one text".
+func BenchmarkEncodeWhole(b *testing.B) {
+	tok, lines, _ := benchSetup(b)
+	whole := bytes.Join(lines, []byte("\n"))
+	size := int64(len(whole))
+	b.SetBytes(size)
+	var tokens int64
+	m := startMeter(b)
+	for b.Loop() {
+		tokens += int64(len(tok.Encode(whole).IDs))
+	}
+	m.report(b, tokens, size)
 }
 
 // BenchmarkEncodeOffsets is BenchmarkEncode with offsets and a fresh
@@ -60,12 +91,13 @@ func BenchmarkEncodeOffsets(b *testing.B) {
 	tok, lines, size := benchSetup(b)
 	b.SetBytes(size)
 	var tokens int64
+	m := startMeter(b)
 	for b.Loop() {
 		for _, l := range lines {
 			tokens += int64(len(tok.Encode(l).IDs))
 		}
 	}
-	reportTokens(b, tokens)
+	m.report(b, tokens, size)
 }
 
 // BenchmarkEncodeBatch encodes all lines, ids only, on all cores.
@@ -73,12 +105,13 @@ func BenchmarkEncodeBatch(b *testing.B) {
 	tok, lines, size := benchSetup(b)
 	b.SetBytes(size)
 	var tokens int64
+	m := startMeter(b)
 	for b.Loop() {
 		for _, ids := range tok.EncodeBatchIDs(lines) {
 			tokens += int64(len(ids))
 		}
 	}
-	reportTokens(b, tokens)
+	m.report(b, tokens, size)
 }
 
 // BenchmarkEncodeBatchOffsets encodes all lines with offsets on all cores.
@@ -86,12 +119,13 @@ func BenchmarkEncodeBatchOffsets(b *testing.B) {
 	tok, lines, size := benchSetup(b)
 	b.SetBytes(size)
 	var tokens int64
+	m := startMeter(b)
 	for b.Loop() {
 		for _, e := range tok.EncodeBatch(lines) {
 			tokens += int64(len(e.IDs))
 		}
 	}
-	reportTokens(b, tokens)
+	m.report(b, tokens, size)
 }
 
 // BenchmarkTrain counts the words of the lines and learns a vocabulary of

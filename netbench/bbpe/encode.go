@@ -13,7 +13,8 @@ type Encoding struct {
 	IDs []int32
 	// Offsets[i] is the byte range [start, end) of the input that token i
 	// stands for. The ranges are in order, do not overlap and cover the input.
-	Offsets [][2]int
+	// They are int32, as are the field spans of package span.
+	Offsets [][2]int32
 }
 
 // TokenRange returns the tokens [lo, hi) whose bytes overlap the byte range
@@ -21,11 +22,11 @@ type Encoding struct {
 // tokens that carry it. A token that straddles a boundary of the range is
 // included; an empty range gives lo == hi.
 func (e *Encoding) TokenRange(start, end int) (lo, hi int) {
-	lo = sort.Search(len(e.Offsets), func(i int) bool { return e.Offsets[i][1] > start })
+	lo = sort.Search(len(e.Offsets), func(i int) bool { return int(e.Offsets[i][1]) > start })
 	if end <= start {
 		return lo, lo
 	}
-	hi = sort.Search(len(e.Offsets), func(i int) bool { return e.Offsets[i][0] >= end })
+	hi = sort.Search(len(e.Offsets), func(i int) bool { return int(e.Offsets[i][0]) >= end })
 	return lo, hi
 }
 
@@ -77,11 +78,11 @@ func (t *Tokenizer) putEncoder(e *encoder) {
 }
 
 // Encode encodes text into token ids with their byte offsets. No </s> is
-// added.
+// added. Texts of 2 GiB or more need AppendIDs, as offsets are int32.
 func (t *Tokenizer) Encode(text []byte) Encoding {
 	e := t.getEncoder()
 	var enc Encoding
-	enc.IDs, enc.Offsets = t.encode(e, text, nil, make([][2]int, 0, len(text)/3+1), true)
+	enc.IDs, enc.Offsets = t.encode(e, text, nil, make([][2]int32, 0, len(text)/3+1), true)
 	t.putEncoder(e)
 	return enc
 }
@@ -105,7 +106,7 @@ func (t *Tokenizer) AppendIDs(dst []int32, text []byte) []int32 {
 func (t *Tokenizer) EncodeBatch(texts [][]byte) []Encoding {
 	out := make([]Encoding, len(texts))
 	t.parallel(len(texts), func(e *encoder, i int) {
-		out[i].IDs, out[i].Offsets = t.encode(e, texts[i], nil, make([][2]int, 0, len(texts[i])/3+1), true)
+		out[i].IDs, out[i].Offsets = t.encode(e, texts[i], nil, make([][2]int32, 0, len(texts[i])/3+1), true)
 	})
 	return out
 }
@@ -154,7 +155,7 @@ func (t *Tokenizer) parallel(n int, f func(e *encoder, i int)) {
 
 // encode appends the ids of text to ids and, when withOffsets, their byte
 // ranges to offs.
-func (t *Tokenizer) encode(e *encoder, text []byte, ids []int32, offs [][2]int, withOffsets bool) ([]int32, [][2]int) {
+func (t *Tokenizer) encode(e *encoder, text []byte, ids []int32, offs [][2]int32, withOffsets bool) ([]int32, [][2]int32) {
 	start := 0
 	for start <= len(text) {
 		pos, n, id := t.matcher.find(text, start)
@@ -171,7 +172,7 @@ func (t *Tokenizer) encode(e *encoder, text []byte, ids []int32, offs [][2]int, 
 				at := i
 				for _, id := range ids[k:] {
 					l := len(t.tokens[id])
-					offs = append(offs, [2]int{at, at + l})
+					offs = append(offs, [2]int32{int32(at), int32(at + l)})
 					at += l
 				}
 			}
@@ -182,7 +183,7 @@ func (t *Tokenizer) encode(e *encoder, text []byte, ids []int32, offs [][2]int, 
 		}
 		ids = append(ids, id)
 		if withOffsets {
-			offs = append(offs, [2]int{pos, pos + n})
+			offs = append(offs, [2]int32{int32(pos), int32(pos + n)})
 		}
 		start = pos + n
 	}

@@ -68,7 +68,7 @@ type Tokenizer struct {
 	vocab   map[string]int32 // bytes -> id, for the BPE model's tokens
 	merges  [][2]int32       // rank -> pair
 	// mergeMap maps a packed pair of ids to rank<<32 | merged id.
-	mergeMap     map[uint64]uint64
+	mergeMap     pairTable
 	byteID       [256]int32
 	ignoreMerges bool // HF's ignore_merges: a word in the vocabulary is one token
 	matcher      addedMatcher
@@ -197,7 +197,7 @@ func (t *Tokenizer) build() error {
 		}
 		t.byteID[b] = id
 	}
-	t.mergeMap = make(map[uint64]uint64, len(t.merges))
+	t.mergeMap = newPairTable(len(t.merges))
 	for rank, p := range t.merges {
 		a, b := p[0], p[1]
 		if a < 0 || b < 0 || int(a) >= n || int(b) >= n || t.added[a] || t.added[b] {
@@ -208,15 +208,12 @@ func (t *Tokenizer) build() error {
 			return fmt.Errorf("bbpe: merge %d (%q %q) makes a token not in the vocabulary",
 				rank, toByteLevel(t.tokens[a]), toByteLevel(t.tokens[b]))
 		}
-		key := pack(a, b)
-		if _, dup := t.mergeMap[key]; dup {
-			continue // the first (lowest) rank wins, as in Hugging Face
-		}
-		t.mergeMap[key] = uint64(rank)<<32 | uint64(uint32(id))
+		// On a repeated pair the first (lowest) rank wins, as in Hugging Face.
+		t.mergeMap.put(pack(a, b), uint64(rank)<<32|uint64(uint32(id)))
 	}
 	t.bytePairs = make([]uint64, 1<<16)
 	for i := range t.bytePairs {
-		v, ok := t.mergeMap[pack(t.byteID[i>>8], t.byteID[i&0xff])]
+		v, ok := t.mergeMap.get(pack(t.byteID[i>>8], t.byteID[i&0xff]))
 		if !ok {
 			v = noMerge
 		}
@@ -230,7 +227,7 @@ func pack(a, b int32) uint64 { return uint64(uint32(a))<<32 | uint64(uint32(b)) 
 
 // lookup returns the rank of the merge of a and b and the merged id.
 func (t *Tokenizer) lookup(a, b int32) (uint32, int32) {
-	v, ok := t.mergeMap[pack(a, b)]
+	v, ok := t.mergeMap.get(pack(a, b))
 	if !ok {
 		return noRank, -1
 	}

@@ -39,8 +39,7 @@ const (
 
 // encoder holds one goroutine's word cache and scratch space.
 type encoder struct {
-	cache map[string]uint64 // word -> offset<<32 | count into arena
-	arena []int32
+	cache *wordCache
 	sym   []int32
 	rank  []uint32
 	nid   []int32
@@ -50,7 +49,7 @@ type encoder struct {
 }
 
 func newEncoder() *encoder {
-	return &encoder{cache: make(map[string]uint64, 1024)}
+	return &encoder{cache: newWordCache()}
 }
 
 // maxIdleEncoders bounds the encoders, and so the caches, kept between calls.
@@ -210,10 +209,12 @@ func (t *Tokenizer) word(e *encoder, w []byte, ids []int32) []int32 {
 		}
 	}
 	cacheable := len(w) >= minCachedWord && len(w) <= maxCachedWord
+	var h uint64
+	var slot int
 	if cacheable {
-		if v, ok := e.cache[string(w)]; ok {
-			off, n := uint32(v>>32), uint32(v)
-			return append(ids, e.arena[off:off+n]...)
+		var hit []int32
+		if hit, h, slot = e.cache.get(w); hit != nil {
+			return append(ids, hit...)
 		}
 	}
 	var sym []int32
@@ -223,12 +224,7 @@ func (t *Tokenizer) word(e *encoder, w []byte, ids []int32) []int32 {
 		sym = t.mergeHeap(e, w)
 	}
 	if cacheable {
-		if len(e.cache) >= maxCacheWords {
-			clear(e.cache)
-			e.arena = e.arena[:0]
-		}
-		e.cache[string(w)] = uint64(len(e.arena))<<32 | uint64(len(sym))
-		e.arena = append(e.arena, sym...)
+		e.cache.put(w, sym, h, slot)
 	}
 	return append(ids, sym...)
 }

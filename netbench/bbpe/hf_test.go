@@ -116,7 +116,33 @@ func TestHuggingFaceEquivalence(t *testing.T) {
 	}
 	lines := len(texts)
 	texts = append(texts, randomTexts(2000)...)
-	hf := hfEncode(t, nm, filepath.Join(dir, TokenizerFile), texts)
+	compareHF(t, nm, tok, filepath.Join(dir, TokenizerFile), texts)
+	t.Logf("%d lines from testdata and %d random texts encode identically", lines, len(texts)-lines)
+
+	// The same with the model's ignore_merges set, where a word that is in
+	// the vocabulary is one token whatever the merges say.
+	data, err := os.ReadFile(filepath.Join(dir, TokenizerFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ignoring := filepath.Join(dir, "ignore_merges.json")
+	data = bytes.Replace(data, []byte(`"ignore_merges": false`), []byte(`"ignore_merges": true`), 1)
+	if err := os.WriteFile(ignoring, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tok2, err := LoadTokenizerJSON(ignoring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tok2.ignoreMerges {
+		t.Fatal("ignore_merges not read")
+	}
+	compareHF(t, nm, tok2, ignoring, texts)
+}
+
+func compareHF(t *testing.T, nodeModules string, tok *Tokenizer, tokenizerJSON string, texts []string) {
+	t.Helper()
+	hf := hfEncode(t, nodeModules, tokenizerJSON, texts)
 	bad := 0
 	for i, s := range texts {
 		if got := tok.EncodeString(s).IDs; !slices.Equal(got, hf[i]) {
@@ -126,7 +152,6 @@ func TestHuggingFaceEquivalence(t *testing.T) {
 		}
 	}
 	if bad > 0 {
-		t.Fatalf("%d of %d texts encode differently", bad, len(texts))
+		t.Fatalf("%s: %d of %d texts encode differently", filepath.Base(tokenizerJSON), bad, len(texts))
 	}
-	t.Logf("%d lines from testdata and %d random texts encode identically", lines, len(texts)-lines)
 }

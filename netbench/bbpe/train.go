@@ -136,7 +136,8 @@ func (tr *Trainer) countWords(m map[string]int64, text []byte) int64 {
 	return n
 }
 
-// Add counts the words of one document.
+// Add counts the words of one document. Unlike AddReader it records no
+// source in the tokenizer's Meta.
 func (tr *Trainer) Add(text []byte) {
 	m := map[string]int64{}
 	n := tr.countWords(m, text)

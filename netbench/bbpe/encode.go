@@ -3,6 +3,7 @@ package bbpe
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -40,6 +41,8 @@ const (
 // encoder holds one goroutine's word cache and scratch space.
 type encoder struct {
 	cache *wordCache
+	ids   []int32    // scratch output, copied out at the end of a call
+	offs  [][2]int32 // scratch output
 	sym   []int32
 	rank  []uint32
 	nid   []int32
@@ -80,10 +83,31 @@ func (t *Tokenizer) putEncoder(e *encoder) {
 // added. Texts of 2 GiB or more need AppendIDs, as offsets are int32.
 func (t *Tokenizer) Encode(text []byte) Encoding {
 	e := t.getEncoder()
-	var enc Encoding
-	enc.IDs, enc.Offsets = t.encode(e, text, nil, make([][2]int32, 0, len(text)/3+1), true)
+	enc := t.encodeCopy(e, text)
 	t.putEncoder(e)
 	return enc
+}
+
+// encodeCopy encodes text into e's scratch buffers and returns copies of
+// exactly the right size: two allocations.
+func (t *Tokenizer) encodeCopy(e *encoder, text []byte) Encoding {
+	e.ids, e.offs = t.encode(e, text, e.ids[:0], e.offs[:0], true)
+	enc := Encoding{IDs: slices.Clone(e.ids), Offsets: slices.Clone(e.offs)}
+	e.trim()
+	return enc
+}
+
+// maxScratch bounds the scratch output an idle encoder keeps.
+const maxScratch = 1 << 16
+
+// trim lets go of scratch buffers grown large by a long text.
+func (e *encoder) trim() {
+	if cap(e.ids) > maxScratch {
+		e.ids = nil
+	}
+	if cap(e.offs) > maxScratch {
+		e.offs = nil
+	}
 }
 
 // EncodeString is Encode for a string.
@@ -105,7 +129,7 @@ func (t *Tokenizer) AppendIDs(dst []int32, text []byte) []int32 {
 func (t *Tokenizer) EncodeBatch(texts [][]byte) []Encoding {
 	out := make([]Encoding, len(texts))
 	t.parallel(len(texts), func(e *encoder, i int) {
-		out[i].IDs, out[i].Offsets = t.encode(e, texts[i], nil, make([][2]int32, 0, len(texts[i])/3+1), true)
+		out[i] = t.encodeCopy(e, texts[i])
 	})
 	return out
 }
@@ -114,7 +138,9 @@ func (t *Tokenizer) EncodeBatch(texts [][]byte) []Encoding {
 func (t *Tokenizer) EncodeBatchIDs(texts [][]byte) [][]int32 {
 	out := make([][]int32, len(texts))
 	t.parallel(len(texts), func(e *encoder, i int) {
-		out[i], _ = t.encode(e, texts[i], make([]int32, 0, len(texts[i])/3+1), nil, false)
+		e.ids, _ = t.encode(e, texts[i], e.ids[:0], nil, false)
+		out[i] = slices.Clone(e.ids)
+		e.trim()
 	})
 	return out
 }

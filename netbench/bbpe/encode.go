@@ -108,6 +108,9 @@ func (e *encoder) trim() {
 	if cap(e.offs) > maxScratch {
 		e.offs = nil
 	}
+	if cap(e.sym) > maxScratch { // a long word went through mergeHeap
+		e.sym, e.rank, e.nid, e.next, e.prev, e.heap = nil, nil, nil, nil, nil, nil
+	}
 }
 
 // EncodeString is Encode for a string.
@@ -121,6 +124,7 @@ func (t *Tokenizer) EncodeString(text string) Encoding {
 func (t *Tokenizer) AppendIDs(dst []int32, text []byte) []int32 {
 	e := t.getEncoder()
 	dst, _ = t.encode(e, text, dst, nil, false)
+	e.trim()
 	t.putEncoder(e)
 	return dst
 }

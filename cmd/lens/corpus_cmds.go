@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/lens-go/lens/netbench"
+	"github.com/lens-go/lens/netbench/bbpe"
 )
 
 func init() {
@@ -157,6 +158,7 @@ of each rendered flow) and Table 10 (each dataset's pretraining, finetuning
 and test shares under the seed's split) for a corpus.`)
 	seed := fs.Uint64("seed", 1, "random seed of the splits")
 	regPath := fs.String("registry", "", "registry JSON file (default: built in)")
+	tokDir := fs.String("tokenizer", "", "tokenizer `DIR` ('lens tokenizer train') for Table 9's tokenized lengths (default: whitespace words)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -168,7 +170,17 @@ and test shares under the seed's split) for a corpus.`)
 	if err != nil {
 		return err
 	}
-	st, err := netbench.ComputeStats(c, s, nil, "")
+	var count func(string) int
+	name := ""
+	if *tokDir != "" {
+		tok, err := bbpe.Load(*tokDir)
+		if err != nil {
+			return err
+		}
+		count = func(t string) int { return len(tok.AppendIDs(nil, []byte(t))) }
+		name = fmt.Sprintf("BBPE tokenizer %s (%d tokens)", *tokDir, tok.VocabSize())
+	}
+	st, err := netbench.ComputeStats(c, s, count, name)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/lens-go/lens/netbench"
+	"github.com/lens-go/lens/netbench/registry"
 	"io"
 	"io/fs"
 	"os"
@@ -65,7 +67,8 @@ and natural-language text, and write it to --out as Hugging Face files
 names every input and its SHA-256. <pad>, </s>, <unk>, <sep>, <SIP> and <DIP>
 get ids 0 to 5 and the sentinels <extra_id_0> ... <extra_id_99> the highest ids.
 One of --corpus, --lines or --text is needed; any mix may be given.`)
-	corpus := flags.String("corpus", "", "`DIR` of a pretraining corpus (not readable yet; use --lines)")
+	corpus := flags.String("corpus", "", "`DIR` of a corpus ('lens ingest'): its pretraining split's packet lines and contexts")
+	seed := flags.Uint64("seed", 1, "split seed of --corpus (its pretraining split)")
 	var lines, texts fileList
 	flags.Var(&lines, "lines", "plain-text `FILE` of packet lines, one per line (repeatable)")
 	flags.Var(&texts, "text", "natural-language `FILE` or folder of files: plain text, one document a line, or *.jsonl with a \"text\" field (repeatable)")
@@ -78,7 +81,7 @@ One of --corpus, --lines or --text is needed; any mix may be given.`)
 	if *out == "" {
 		return errors.New("--out is required")
 	}
-	inputs, err := trainInputs(*corpus, lines, texts)
+	inputs, err := trainInputs(*corpus, *seed, lines, texts)
 	if err != nil {
 		return err
 	}
@@ -140,12 +143,26 @@ type trainInput struct {
 // trainInputs lists the tokenizer's training inputs: the packet lines of the
 // pretraining corpus in corpusDir, the plain packet-line files, and the
 // natural-language text files or folders.
-func trainInputs(corpusDir string, lines, texts []string) ([]trainInput, error) {
+func trainInputs(corpusDir string, seed uint64, lines, texts []string) ([]trainInput, error) {
 	var in []trainInput
 	if corpusDir != "" {
-		// The corpus reader (zstd shards with a manifest) plugs in here: it
-		// should add one input per shard, streaming its packet lines.
-		return nil, fmt.Errorf("--corpus %s: reading a pretraining corpus is not implemented yet; pass its packet lines with --lines", corpusDir)
+		c, s, err := openSplits(corpusDir, "", seed)
+		if err != nil {
+			return nil, err
+		}
+		reg := registry.Default()
+		in = append(in, trainInput{name: corpusDir + " (pretraining split, seed " + strconv.FormatUint(seed, 10) + ", corpus " + c.Manifest.ContentHash[:12] + ")",
+			format: bbpe.Lines, open: func() (io.ReadCloser, error) {
+				pr, pw := io.Pipe()
+				go func() { pw.CloseWithError(netbench.WritePretrainLines(c, s, reg, pw)) }()
+				return pr, nil
+			}})
+		if len(texts) == 0 {
+			// Without a natural-language corpus, the registry's contexts and prompts.
+			text := strings.Join(netbench.RegistryText(reg), "\n") + "\n"
+			in = append(in, trainInput{name: "registry contexts and prompts (built in)", format: bbpe.Lines,
+				open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(text)), nil }})
+		}
 	}
 	file := func(path string, format bbpe.Format) trainInput {
 		return trainInput{name: path, format: format, open: func() (io.ReadCloser, error) { return os.Open(path) }}

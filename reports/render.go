@@ -24,22 +24,25 @@ const (
 	JSON     Format = "json"
 )
 
-func fmtNum(v float64) string {
-	if v == math.Trunc(v) && math.Abs(v) >= 10 {
+func fmtNum(v float64) string { return fmtVal(v, false) }
+
+// fmtVal prints a count as an integer and anything else with 4 decimals.
+func fmtVal(v float64, count bool) string {
+	if count || v == math.Trunc(v) && math.Abs(v) >= 10 {
 		return fmt.Sprintf("%.0f", v)
 	}
 	return fmt.Sprintf("%.4f", v)
 }
 
 // ours renders our value: mean, ± std with several seeds, NA with a reason.
-func (c Cell) ours(md bool) string {
+func (c Cell) ours(md, count bool) string {
 	if c.Ours == nil {
 		if md {
 			return "NA¹"
 		}
 		return "NA"
 	}
-	s := fmtNum(c.Ours.Mean)
+	s := fmtVal(c.Ours.Mean, count)
 	if c.Ours.N > 1 {
 		s += "±" + fmt.Sprintf("%.4f", c.Ours.Std)
 	}
@@ -56,17 +59,20 @@ func (c Cell) ours(md bool) string {
 	return s
 }
 
-func (c Cell) paper() string {
+func (c Cell) paper(count bool) string {
 	if c.Paper == nil {
 		return "NA"
 	}
-	return fmtNum(*c.Paper)
+	return fmtVal(*c.Paper, count)
 }
 
-func (c Cell) diff() string {
+func (c Cell) diff(count bool) string {
 	d, ok := c.Diff()
 	if !ok {
 		return ""
+	}
+	if count {
+		return fmt.Sprintf("%+.0f", d)
 	}
 	return fmt.Sprintf("%+.4f", d)
 }
@@ -84,10 +90,11 @@ func (t *Table) lines(md bool) [][]string {
 	var out [][]string
 	for _, r := range t.Rows {
 		ours, paper, diff := []string{r.Label}, []string{"  paper"}, []string{"  Δ ours−paper"}
-		for _, c := range r.Cells {
-			ours = append(ours, c.ours(md))
-			paper = append(paper, c.paper())
-			diff = append(diff, c.diff())
+		for ci, c := range r.Cells {
+			count := t.Counts || t.Columns[ci][1] == "n (test)"
+			ours = append(ours, c.ours(md, count))
+			paper = append(paper, c.paper(count))
+			diff = append(diff, c.diff(count))
 		}
 		out = append(out, ours, paper, diff)
 	}
@@ -174,7 +181,7 @@ func (t *Table) Write(w io.Writer, f Format) error {
 				if c.Paper != nil {
 					rec[7] = fmt.Sprint(*c.Paper)
 				}
-				rec[8] = strings.TrimPrefix(c.diff(), "+")
+				rec[8] = strings.TrimPrefix(c.diff(false), "+")
 				cw.Write(rec)
 			}
 		}

@@ -45,6 +45,7 @@ type Table struct {
 	Columns   [][2]string // (group, metric)
 	Rows      []Row
 	Lower     bool   // lower is better (JSD, TVD)
+	Counts    bool   // cells are counts (printed as integers)
 	Caption   string // data source, preset, backend, seeds, code version
 	Notes     []string
 }
@@ -272,6 +273,7 @@ func Build(id string, set *result.Set, paper *Paper) (*Table, error) {
 		}
 	case "9", "10", "11":
 		t.Columns = pt.Columns
+		t.Counts = id != "10"
 		d := set.Data
 		for _, pr := range pt.Rows {
 			row := Row{Label: pr.Method}

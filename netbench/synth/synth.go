@@ -34,7 +34,7 @@ type Config struct {
 	Datasets []string // dataset names; empty means all
 	// FlowsPerCapture bounds the flows in one capture file; 0 means 200.
 	FlowsPerCapture int
-	Progress        func(dataset string, done, total int)
+	Progress        func(dataset string, done, total int) `json:"-"`
 }
 
 // Summary counts what Generate wrote.

@@ -36,7 +36,7 @@ func init() {
 	registerUDP(&dnsUDPApp{dnsMDNS}, 5353)
 	registerUDP(&dnsUDPApp{dnsLLMNR}, 5355)
 	registerTCP(dnsTCPApp{}, 53, 5353)
-	udpHeurs = append(udpHeurs, dnsUDPHeuristic)
+	// dnsUDPHeuristic is registered in quic.go, after QUIC's and GQUIC's.
 }
 
 func (a *dnsUDPApp) dissect(c *ctx, u *udpDatagram) bool {

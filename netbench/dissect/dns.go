@@ -638,3 +638,150 @@ func glibPrintable(r rune) bool {
 	}
 	return unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S, unicode.Zs, unicode.Zl, unicode.Zp)
 }
+
+// NetBIOS Name Service (packet-nbns.c): a DNS-shaped message whose names
+// are NetBIOS names in first-level encoding.
+
+type nbnsApp struct{}
+
+func init() { registerUDP(nbnsApp{}, 137) }
+
+var nbnsOpcodes = [16]string{0: "Name query", 5: "Registration", 6: "Release",
+	7: "Wait for acknowledgment", 8: "Refresh", 9: "Refresh (alternate opcode)",
+	15: "Multi-homed registration"}
+
+var nbnsRcodes = [8]string{1: "Format error", 2: "Server failure", 3: "Name does not exist",
+	4: "Request is not implemented", 5: "Request was refused", 6: "Active error",
+	7: "Name in conflict"}
+
+func (nbnsApp) dissect(c *ctx, u *udpDatagram) bool {
+	t := c.colSet("NBNS")
+	st := dnsState{r: dnsReader{b: u.payload, truncated: c.truncated}, t: t}
+	start := t.Begin()
+	defer func() {
+		if e := recover(); e != nil {
+			de, ok := e.(dnsErr)
+			if !ok {
+				panic(e)
+			}
+			t.End(span.Message, start)
+			if de == dnsErrTruncated {
+				t.Lit("[Packet size limited during capture]")
+			} else {
+				t.Lit("[Malformed Packet]")
+			}
+		}
+	}()
+	st.nbns()
+	t.End(span.Message, start)
+	return true
+}
+
+func (st *dnsState) nbns() {
+	r, t := &st.r, st.t
+	flags := r.u16(2)
+	opcode := int(flags>>11) & 0xf
+	if nbnsOpcodes[opcode] != "" {
+		t.Lit(nbnsOpcodes[opcode])
+	} else {
+		t.Lit("Unknown operation")
+	}
+	resp := flags&0x8000 != 0
+	if resp {
+		t.Lit(" response")
+		if rc := int(flags & 0xf); rc != 0 {
+			t.Lit(", ")
+			if rc < len(nbnsRcodes) {
+				t.Lit(nbnsRcodes[rc])
+			} else {
+				t.Lit("Unknown error")
+			}
+		}
+	}
+	quest := int(r.u16(4))
+	ans := int(r.u16(6))
+	off := 12
+	for i := 0; i < quest; i++ {
+		name, used := r.name(off, st.nbuf[:0])
+		typ := r.u16(off + used)
+		r.u16(off + used + 2)
+		t.Lit(" ")
+		t.Lit(nbnsTypeName(typ))
+		t.Lit(" ")
+		t.B = appendNetBIOSName(t.B, name)
+		off += used + 4
+	}
+	if !resp {
+		return
+	}
+	for i := 0; i < ans; i++ {
+		_, used := r.name(off, st.nbuf[:0])
+		typ := r.u16(off + used)
+		dl := int(r.u16(off + used + 8))
+		cur := off + used + 10
+		t.Lit(" ")
+		t.Lit(nbnsTypeName(typ))
+		if typ == 32 {
+			for k := 0; k+6 <= dl; k += 6 {
+				a := r.need(cur+k+2, 4)
+				t.Lit(" ")
+				t.B = netip.AddrFrom4([4]byte(a)).AppendTo(t.B)
+			}
+		}
+		off = cur + dl
+	}
+}
+
+func nbnsTypeName(t uint16) string {
+	switch t {
+	case 32:
+		return "NB"
+	case 33:
+		return "NBSTAT"
+	}
+	return "unknown"
+}
+
+// appendNetBIOSName decodes a first-level encoded NetBIOS name as
+// get_nbns_name and process_netbios_name show it: "NAME<20>".
+func appendNetBIOSName(dst, enc []byte) []byte {
+	var nb [16]byte
+	n, i := 0, 0
+	for i < len(enc) && enc[i] != '.' {
+		c1 := enc[i]
+		if c1 < 'A' || c1 > 'Z' {
+			return append(dst, "Illegal NetBIOS name (1st character not between A and Z in first-level encoding)"...)
+		}
+		if i+1 >= len(enc) || enc[i+1] == '.' {
+			return append(dst, "Illegal NetBIOS name (odd number of bytes)"...)
+		}
+		c2 := enc[i+1]
+		if c2 < 'A' || c2 > 'Z' {
+			return append(dst, "Illegal NetBIOS name (2nd character not between A and Z in first-level encoding)"...)
+		}
+		if n < 16 {
+			nb[n] = (c1-'A')<<4 | (c2 - 'A')
+		}
+		n++
+		i += 2
+	}
+	if n != 16 {
+		return append(append(append(dst, "Illegal NetBIOS name ("...), strconv.Itoa(n)...), " bytes long)"...)
+	}
+	start := len(dst)
+	for _, ch := range nb[:15] {
+		if ch >= ' ' && ch <= '~' {
+			dst = append(dst, ch)
+		} else {
+			dst = append(dst, '<', hexDigits[ch>>4], hexDigits[ch&15], '>')
+		}
+	}
+	for len(dst) > start && dst[len(dst)-1] == ' ' {
+		dst = dst[:len(dst)-1]
+	}
+	dst = append(dst, '<', hexDigits[nb[15]>>4], hexDigits[nb[15]&15], '>')
+	if i < len(enc) {
+		dst = append(dst, enc[i:]...)
+	}
+	return dst
+}

@@ -576,9 +576,10 @@ func hkdfExpandLabel(secret []byte, label string, n int) []byte {
 	return out
 }
 
-// quicInitialKeys derives the client and server Initial keys from the
-// client's first DCID.
-func quicInitialKeys(version uint32, dcid []byte) [2]*quicKeys {
+// quicInitialSecrets derives the raw Initial key, IV and header protection
+// key of the client (side 0) and the server (side 1) from the client's
+// first DCID.
+func quicInitialSecrets(version uint32, dcid []byte) (key, iv, hp [2][]byte) {
 	prk, err := hkdf.Extract(sha256.New, dcid, quicSalt(version))
 	if err != nil {
 		panic(err)
@@ -587,14 +588,25 @@ func quicInitialKeys(version uint32, dcid []byte) [2]*quicKeys {
 	if quicIsV2(version) {
 		pre = "quicv2 "
 	}
-	var keys [2]*quicKeys
 	for i, label := range [2]string{"client in", "server in"} {
 		secret := hkdfExpandLabel(prk, label, 32)
+		key[i] = hkdfExpandLabel(secret, pre+"key", 16)
+		iv[i] = hkdfExpandLabel(secret, pre+"iv", 12)
+		hp[i] = hkdfExpandLabel(secret, pre+"hp", 16)
+	}
+	return key, iv, hp
+}
+
+// quicInitialKeys builds the Initial ciphers of both directions.
+func quicInitialKeys(version uint32, dcid []byte) [2]*quicKeys {
+	key, iv, hp := quicInitialSecrets(version, dcid)
+	var keys [2]*quicKeys
+	for i := range keys {
 		k := &quicKeys{}
-		blk, _ := aes.NewCipher(hkdfExpandLabel(secret, pre+"key", 16))
+		blk, _ := aes.NewCipher(key[i])
 		k.aead, _ = cipher.NewGCM(blk)
-		copy(k.iv[:], hkdfExpandLabel(secret, pre+"iv", 12))
-		k.hp, _ = aes.NewCipher(hkdfExpandLabel(secret, pre+"hp", 16))
+		copy(k.iv[:], iv[i])
+		k.hp, _ = aes.NewCipher(hp[i])
 		keys[i] = k
 	}
 	return keys

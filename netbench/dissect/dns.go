@@ -183,7 +183,7 @@ func (r *dnsReader) name(off int, buf []byte) (name []byte, used int) {
 				if n < 1 {
 					panic(dnsErrMalformed)
 				}
-				return []byte("<Unknown extended label>"), n
+				return dnsUnknownLabel, n
 			}
 			bits := int(r.u8(off))
 			off++
@@ -208,7 +208,7 @@ func (r *dnsReader) name(off int, buf []byte) (name []byte, used int) {
 				length = off - start
 			}
 			if ind == off+2 || pointers > dnsMaxName {
-				return []byte("<Name contains a pointer that loops>"), length
+				return dnsPointerLoop, length
 			}
 			off = ind
 		}
@@ -221,7 +221,7 @@ func (r *dnsReader) name(off int, buf []byte) (name []byte, used int) {
 	}
 	// get_dns_name
 	if len(np) == 0 && length <= 2 {
-		return []byte("<Root>"), length
+		return dnsRoot, length
 	}
 	if length < 2 || (length > 2 && len(np) == 0) {
 		panic(dnsErrMalformed)
@@ -230,6 +230,13 @@ func (r *dnsReader) name(off int, buf []byte) (name []byte, used int) {
 }
 
 const hexDigits = "0123456789abcdef"
+
+// The names get_dns_name substitutes.
+var (
+	dnsRoot         = []byte("<Root>")
+	dnsPointerLoop  = []byte("<Name contains a pointer that loops>")
+	dnsUnknownLabel = []byte("<Unknown extended label>")
+)
 
 // dnsAppendCapped appends s when it fits in the room left (snprintf into
 // the name buffer); when it does not, nothing more is printed.
@@ -545,8 +552,12 @@ func appendFormatText(dst, s []byte) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c >= 0x20 && c < 0x7f {
-			dst = append(dst, c)
-			i++
+			j := i + 1
+			for j < len(s) && s[j] >= 0x20 && s[j] < 0x7f {
+				j++
+			}
+			dst = append(dst, s[i:j]...)
+			i = j
 			continue
 		}
 		if c < 0x80 {
@@ -629,6 +640,9 @@ func appendCEscape(dst []byte, c byte) []byte {
 func glibPrintable(r rune) bool {
 	if r < 0x20 || (r >= 0x7f && r < 0xa0) {
 		return false
+	}
+	if r == utf8.RuneError || (r < 0x300 && r != 0xad) {
+		return true
 	}
 	if unicode.In(r, unicode.Cf, unicode.Cs) {
 		return false

@@ -82,14 +82,9 @@ func (dnsTCPApp) dissect(s *tcpSegment, data []byte) int {
 		if len(data)-off < 2+n {
 			break
 		}
-		c := s.c
-		if s.rendered {
-			// A further PDU in the same segment: tshark appends its
-			// columns behind a fence.
-			c.colSep(" ")
-			c.setFence()
-		}
-		c.dnsMessage(data[off+2:off+2+n], dnsPlain, false)
+		// Each message clears the Info column: a segment carrying several
+		// shows the last one, as tshark does.
+		s.c.dnsMessage(data[off+2:off+2+n], dnsPlain, false)
 		s.done()
 		off += 2 + n
 	}
@@ -177,28 +172,8 @@ func (r *dnsReader) name(off int, buf []byte) (name []byte, used int) {
 				}
 				off++
 			}
-		case 0x40:
-			if cl&0x3f != 0x01 {
-				n := off - start
-				if n < 1 {
-					panic(dnsErrMalformed)
-				}
-				return dnsUnknownLabel, n
-			}
-			bits := int(r.u8(off))
-			off++
-			ll := (bits-1)/8 + 1
-			first = false
-			np, maxname = dnsAppendCapped(np, maxname, "\\[x")
-			for ; ll > 0; ll-- {
-				v := r.u8(off)
-				var hx [2]byte
-				hx[0], hx[1] = hexDigits[v>>4], hexDigits[v&15]
-				np, maxname = dnsAppendCapped(np, maxname, string(hx[:]))
-				off++
-			}
-			np, maxname = dnsAppendCapped(np, maxname, "/"+strconv.Itoa(bits)+"]")
-		case 0x80:
+		case 0x40, 0x80:
+			// Extended labels (RFC 2673) are malformed to tshark 4.0.
 			panic(dnsErrMalformed)
 		case 0xc0:
 			ind := (cl&0x3f)<<8 | int(r.u8(off))
@@ -237,18 +212,6 @@ var (
 	dnsPointerLoop  = []byte("<Name contains a pointer that loops>")
 	dnsUnknownLabel = []byte("<Unknown extended label>")
 )
-
-// dnsAppendCapped appends s when it fits in the room left (snprintf into
-// the name buffer); when it does not, nothing more is printed.
-func dnsAppendCapped(np []byte, room int, s string) ([]byte, int) {
-	if room <= 0 {
-		return np, room
-	}
-	if len(s) <= room {
-		return append(np, s...), room - len(s)
-	}
-	return np, 0
-}
 
 // dnsState is the scratch a message's rendering needs.
 type dnsState struct {

@@ -208,6 +208,21 @@ func TestDNSTCP(t *testing.T) {
 	if protos[1] != "DNS" || infos[1] != "Standard query 0x0007 AXFR contoso.local" {
 		t.Errorf("second segment: %s %q", protos[1], infos[1])
 	}
+
+	// Two messages and the start of a third in one segment, the rest of the
+	// third in the next: each frame shows its last complete message.
+	m := func(id uint16, n string) []byte {
+		b := append(dnsHeader(id, 0x0100, 1, 0, 0, 0), question(n, 1, 1)...)
+		return append(u16b(uint16(len(b))), b...)
+	}
+	seg1 := append(append(m(0x1111, "a.example"), m(0x2222, "b.example")...), m(0x3333, "c.example")[:7]...)
+	seg2 := m(0x3333, "c.example")[7:]
+	protos, infos = render(t,
+		tcpFrame("10.0.0.1", "10.0.0.2", 40000, 53, 1000, seg1),
+		tcpFrame("10.0.0.1", "10.0.0.2", 40000, 53, 1000+uint32(len(seg1)), seg2))
+	if infos[0] != "Standard query 0x2222 A b.example" || infos[1] != "Standard query 0x3333 A c.example" {
+		t.Errorf("several messages per segment: %q", infos)
+	}
 }
 
 func TestDNSHeuristic(t *testing.T) {

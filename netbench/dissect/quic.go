@@ -108,6 +108,8 @@ type quicConn struct {
 	clientDCID    quicCID // DCID of the first client Initial
 	clientDCIDSet bool
 	initial       [2]*quicKeys // [0] client, [1] server
+	keysDCID      quicCID      // the DCID the Initial keys were derived from
+	keysSet       bool
 	maxPN         [2][3]uint64 // [from server][space]
 }
 
@@ -116,6 +118,7 @@ type quicConn struct {
 type quicConvState struct {
 	conns   []*quicConn
 	cidLens uint32 // lengths of the connection IDs learnt (quic_cid_lengths)
+	scratch []byte // header and plaintext of the Initial being decrypted
 }
 
 func (qs *quicConvState) latest() *quicConn {
@@ -660,7 +663,10 @@ func quicLongPacket(c *ctx, t *span.Text, qs *quicConvState, conn *quicConn, fro
 	var plain byte
 	if conn != nil && lpt == quicInitial {
 		if h, ok := quicExtractHeader(pkt); ok && !fromServer && conn.clientDCIDSet && bytes.Equal(h.dcid, conn.clientDCID.bytes()) {
-			conn.initial = quicInitialKeys(conn.version, h.dcid)
+			if !conn.keysSet || !bytes.Equal(conn.keysDCID.bytes(), h.dcid) {
+				conn.initial = quicInitialKeys(conn.version, h.dcid)
+				conn.keysDCID, conn.keysSet = quicCIDFrom(h.dcid), true
+			}
 		}
 		if fromServer {
 			keys = conn.initial[1]
@@ -709,8 +715,7 @@ func quicLongPacket(c *ctx, t *span.Text, qs *quicConvState, conn *quicConn, fro
 	t.B = strconv.AppendUint(t.B, pn, 10)
 
 	// Payload protection.
-	hdr := make([]byte, pnOff+pnLen)
-	copy(hdr, pkt[:pnOff+pnLen])
+	hdr := append(qs.scratch[:0], pkt[:pnOff+pnLen]...)
 	hdr[0] = plain
 	for i := 0; i < pnLen; i++ {
 		hdr[pnOff+i] = byte(pn >> (8 * uint(pnLen-1-i)))
@@ -724,9 +729,13 @@ func quicLongPacket(c *ctx, t *span.Text, qs *quicConvState, conn *quicConn, fro
 	if len(ct) < 16 {
 		return
 	}
-	plainText, err := keys.aead.Open(nil, nonce[:], ct, hdr)
+	plainText, err := keys.aead.Open(hdr[len(hdr):], nonce[:], ct, hdr)
 	if err != nil {
 		return
+	}
+	qs.scratch = hdr[:0]
+	if cap(plainText) > cap(qs.scratch) {
+		qs.scratch = plainText[:0]
 	}
 	conn.maxPN[b2i(fromServer)][quicSpace(plain, conn.version)] = pn
 	switch conn.version {

@@ -754,14 +754,27 @@ func quicGQUICFrames(c *ctx, t *span.Text, p []byte, quicCrypto bool) {
 	r := dnsReader{b: p}
 	off := 0
 	for off < len(p) {
-		switch p[off] {
-		case 0x00:
-			for off < len(p) && p[off] == 0 {
+		ft := p[off]
+		switch {
+		case ft == 0x00: // PADDING: the rest of the packet
+			return
+		case ft == 0x07: // PING
+			off++
+		case ft&0xc0 == 0x40: // ACK
+			ll := [4]int{1, 2, 4, 6}[(ft&0x0c)>>2]
+			mm := [4]int{1, 2, 4, 6}[ft&0x03]
+			off += 1 + ll + 2
+			nb := 0
+			if ft&0x20 != 0 {
+				nb = int(r.u8(off))
 				off++
 			}
-		case 0x01:
+			off += mm + nb*(1+mm)
+			if nts := int(r.u8(off)); nts > 0 {
+				off += 5 + (nts-1)*3
+			}
 			off++
-		case 0x08:
+		case ft == 0x08:
 			off++
 			_, n := r.varint(off)
 			off += n

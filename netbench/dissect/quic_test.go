@@ -6,6 +6,7 @@ import (
 	"crypto/cipher"
 	"encoding/binary"
 	"encoding/hex"
+	"math/rand"
 	"testing"
 
 	"github.com/lens-go/lens/netbench/span"
@@ -197,5 +198,55 @@ func TestGQUIC(t *testing.T) {
 		if protos[i] != "GQUIC" || infos[i] != want[i] {
 			t.Errorf("frame %d: got %s %q\n want GQUIC %q", i+1, protos[i], infos[i], want[i])
 		}
+	}
+}
+
+// TestDNSQUICRobust feeds mutated DNS, GQUIC and QUIC datagrams to the
+// dissectors: none may panic.
+func TestDNSQUICRobust(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	seeds := [][]byte{}
+	q := append(dnsHeader(0x0023, 0x8180, 1, 2, 1, 1), question("pagead2.googlesyndication.com", 1, 1)...)
+	q = append(q, rr([]byte{0xc0, 0x0c}, 5, 1, dnsName("pagead2.google.com"))...)
+	q = append(q, rr([]byte{0xc0, 0x0c}, 33, 1, append([]byte{0, 0, 0, 100, 1, 0x85}, dnsName("dc.x")...))...)
+	q = append(q, rr([]byte{0xc0, 0x0c}, 38, 1, append([]byte{0x40, 0, 0, 0, 0, 0, 0, 0, 0}, dnsName("p.x")...))...)
+	seeds = append(seeds, q)
+	cid := []byte{0xe7, 0x1a, 0xd5, 0xd7, 0x75, 0x6c, 0x4d, 0x4d}
+	chlo := append(append(append([]byte{0x09}, cid...), "Q039"...), 0x01)
+	chlo = append(chlo, make([]byte, 12)...)
+	chlo = append(chlo, 0xa0, 0x01, 0x00, 0x10, 'C', 'H', 'L', 'O', 0x40, 1, 0, 0, 1, 0, 0x02, 0, 0, 0, 0, 0, 5)
+	seeds = append(seeds, chlo)
+	dcid := []byte{0x83, 0x94, 0xc8, 0xf0, 0x3e, 0x51, 0x57, 0x08}
+	seeds = append(seeds, sealInitial(t, 1, 0, dcid, dcid, []byte{1, 2}, 0, append([]byte{6, 0, 5, 'h', 'e', 'l', 'l', 'o', 0x02, 0, 0, 1, 0, 0, 0x1c, 1, 0, 0}, make([]byte, 40)...)))
+	seeds = append(seeds, sealInitial(t, 0x51303530, 0, dcid, dcid, nil, 0, append([]byte{0x40, 1, 0, 0, 1, 0, 0x08, 0, 4, 'C', 'H', 'L', 'O'}, make([]byte, 40)...)))
+	ports := []uint16{53, 5353, 5355, 137, 443, 4433}
+	for i := 0; i < 20000; i++ {
+		s := seeds[rng.Intn(len(seeds))]
+		b := append([]byte{}, s...)
+		for k := rng.Intn(6); k >= 0; k-- {
+			switch rng.Intn(4) {
+			case 0:
+				if len(b) > 0 {
+					b[rng.Intn(len(b))] = byte(rng.Intn(256))
+				}
+			case 1:
+				b = b[:rng.Intn(len(b)+1)]
+			case 2:
+				if len(b) > 0 {
+					b[rng.Intn(len(b))] ^= 1 << uint(rng.Intn(8))
+				}
+			case 3:
+				b = append(b, byte(rng.Intn(256)))
+			}
+		}
+		p := ports[rng.Intn(len(ports))]
+		func() {
+			defer func() {
+				if e := recover(); e != nil {
+					t.Fatalf("panic on port %d payload %x: %v", p, b, e)
+				}
+			}()
+			render(t, udpFrame("10.0.0.1", "10.0.0.2", 40000, p, b), udpFrame("10.0.0.2", "10.0.0.1", p, 40000, b))
+		}()
 	}
 }

@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
+	"hash"
 	"strconv"
 
 	"github.com/lens-go/lens/netbench/span"
@@ -565,37 +566,36 @@ func quicSalt(v uint32) []byte {
 	return quicSaltV1
 }
 
-// hkdfExpandLabel is TLS 1.3's HKDF-Expand-Label with an empty context.
-func hkdfExpandLabel(secret []byte, label string, n int) []byte {
-	info := make([]byte, 0, 4+6+len(label))
-	info = append(info, byte(n>>8), byte(n), byte(6+len(label)))
-	info = append(info, "tls13 "...)
-	info = append(info, label...)
-	info = append(info, 0)
-	out, err := hkdf.Expand(sha256.New, secret, string(info), n)
-	if err != nil {
-		panic(err)
-	}
-	return out
+// hkdfExpandLabel is TLS 1.3's HKDF-Expand-Label with an empty context,
+// for outputs of at most one SHA-256 block: HMAC(secret, info || 0x01).
+// mac is an HMAC keyed with the secret; it is reset before use.
+func hkdfExpandLabel(mac hash.Hash, label string, n int) []byte {
+	var info [64]byte
+	b := append(info[:0], byte(n>>8), byte(n), byte(6+len(label)))
+	b = append(b, "tls13 "...)
+	b = append(b, label...)
+	b = append(b, 0, 1)
+	mac.Reset()
+	mac.Write(b)
+	return mac.Sum(nil)[:n]
 }
 
 // quicInitialSecrets derives the raw Initial key, IV and header protection
 // key of the client (side 0) and the server (side 1) from the client's
 // first DCID.
 func quicInitialSecrets(version uint32, dcid []byte) (key, iv, hp [2][]byte) {
-	prk, err := hkdf.Extract(sha256.New, dcid, quicSalt(version))
-	if err != nil {
-		panic(err)
-	}
+	ext := hmac.New(sha256.New, quicSalt(version))
+	ext.Write(dcid)
+	prk := hmac.New(sha256.New, ext.Sum(nil))
 	pre := "quic "
 	if quicIsV2(version) {
 		pre = "quicv2 "
 	}
 	for i, label := range [2]string{"client in", "server in"} {
-		secret := hkdfExpandLabel(prk, label, 32)
-		key[i] = hkdfExpandLabel(secret, pre+"key", 16)
-		iv[i] = hkdfExpandLabel(secret, pre+"iv", 12)
-		hp[i] = hkdfExpandLabel(secret, pre+"hp", 16)
+		mac := hmac.New(sha256.New, hkdfExpandLabel(prk, label, 32))
+		key[i] = hkdfExpandLabel(mac, pre+"key", 16)
+		iv[i] = hkdfExpandLabel(mac, pre+"iv", 12)
+		hp[i] = hkdfExpandLabel(mac, pre+"hp", 16)
 	}
 	return key, iv, hp
 }

@@ -627,11 +627,12 @@ var nbnsOpcodes = [16]string{0: "Name query", 5: "Registration", 6: "Release",
 	7: "Wait for acknowledgment", 8: "Refresh", 9: "Refresh (alternate opcode)",
 	15: "Multi-homed registration"}
 
-var nbnsRcodes = [8]string{1: "Format error", 2: "Server failure", 3: "Name does not exist",
+var nbnsRcodes = [8]string{1: "Format error", 2: "Server failure", 3: "Requested name does not exist",
 	4: "Request is not implemented", 5: "Request was refused", 6: "Active error",
 	7: "Name in conflict"}
 
-func (nbnsApp) dissect(c *ctx, u *udpDatagram) bool {
+func (nbnsApp) dissect(c *ctx, u *udpDatagram) (ok bool) {
+	ok = true // also when recovering from an exception below
 	t := c.colSet("NBNS")
 	st := dnsState{r: dnsReader{b: u.payload, truncated: c.truncated}, t: t}
 	start := t.Begin()
@@ -678,14 +679,18 @@ func (st *dnsState) nbns() {
 	quest := int(r.u16(4))
 	ans := int(r.u16(6))
 	off := 12
+	// The summary shows the questions of a request and the answers of a
+	// response.
 	for i := 0; i < quest; i++ {
 		name, used := r.name(off, st.nbuf[:0])
 		typ := r.u16(off + used)
 		r.u16(off + used + 2)
-		t.Lit(" ")
-		t.Lit(nbnsTypeName(typ))
-		t.Lit(" ")
-		t.B = appendNetBIOSName(t.B, name)
+		if !resp {
+			t.Lit(" ")
+			t.Lit(nbnsTypeName(typ))
+			t.Lit(" ")
+			t.B = appendNetBIOSName(t.B, name)
+		}
 		off += used + 4
 	}
 	if !resp {
@@ -696,14 +701,18 @@ func (st *dnsState) nbns() {
 		typ := r.u16(off + used)
 		dl := int(r.u16(off + used + 8))
 		cur := off + used + 10
-		t.Lit(" ")
-		t.Lit(nbnsTypeName(typ))
-		if typ == 32 {
-			for k := 0; k+6 <= dl; k += 6 {
-				a := r.need(cur+k+2, 4)
-				t.Lit(" ")
-				t.B = netip.AddrFrom4([4]byte(a)).AppendTo(t.B)
-			}
+		switch typ {
+		case 32: // NB: the first address
+			a := r.need(cur+2, 4)
+			t.Lit(" NB ")
+			t.B = netip.AddrFrom4([4]byte(a)).AppendTo(t.B)
+		case 33: // NBSTAT: the names, then the adapter statistics
+			t.Lit(" NBSTAT")
+			n := int(r.u8(cur))
+			r.need(cur+1, n*18+6+36)
+		default:
+			t.Lit(" ")
+			t.Lit(nbnsTypeName(typ))
 		}
 		off = cur + dl
 	}

@@ -255,10 +255,19 @@ func TestNBNS(t *testing.T) {
 	reg := append(dnsHeader(0x1235, 0x2910, 1, 0, 0, 1), enc("\x01\x02__MSBROWSE__\x02", 0x01)...)
 	reg = append(reg, 0, 32, 0, 1)
 	reg = append(reg, rr([]byte{0xc0, 0x0c}, 32, 1, []byte{0, 0, 10, 0, 0, 1})...)
+	// A positive response shows its first address; a negative one whose
+	// record is cut short is malformed (and still NBNS).
+	pos := append(dnsHeader(0x1234, 0x8500, 0, 1, 0, 0), enc("HOST", 0)...)
+	pos = append(pos, 0, 32, 0, 1, 0, 0, 1, 0, 0, 12, 0, 0, 10, 0, 0, 5, 0x60, 0, 192, 168, 1, 2)
+	neg := append(dnsHeader(0x1234, 0x8503, 0, 1, 0, 0), enc("NOPE", 0)...)
+	neg = append(neg, 0, 32, 0, 1, 0, 0, 0, 0, 0, 0)
 	protos, infos := render(t,
 		udpFrame("10.0.0.1", "10.0.0.255", 137, 137, q),
-		udpFrame("10.0.0.1", "10.0.0.255", 137, 137, reg))
-	want := []string{"Name query NB WORKGROUP<1d>", "Registration NB <01><02>__MSBROWSE__<02><01>"}
+		udpFrame("10.0.0.1", "10.0.0.255", 137, 137, reg),
+		udpFrame("10.0.0.2", "10.0.0.1", 137, 137, pos),
+		udpFrame("10.0.0.2", "10.0.0.1", 137, 137, neg))
+	want := []string{"Name query NB WORKGROUP<1d>", "Registration NB <01><02>__MSBROWSE__<02><01>",
+		"Name query response NB 10.0.0.5", "Name query response, Requested name does not exist[Malformed Packet]"}
 	for i := range want {
 		if protos[i] != "NBNS" || infos[i] != want[i] {
 			t.Errorf("%d: got %s %q, want %q", i, protos[i], infos[i], want[i])

@@ -848,6 +848,12 @@ func quicShortPacket(c *ctx, t *span.Text, conn *quicConn, fromServer bool, pkt 
 		}
 	}
 	c.colClear()
+	if conn == nil && len(pkt) >= 21 && quicZeroToken(pkt[len(pkt)-16:]) {
+		// tshark compares the last 16 bytes with the stateless reset
+		// tokens it knows; without any, they are all zero.
+		t.Lit("Stateless Reset")
+		return
+	}
 	t.Lit("Protected Payload (KP0)")
 	if dcidLen > 0 {
 		if 1+dcidLen > len(pkt) {
@@ -1017,4 +1023,13 @@ func quicFrames(t *span.Text, p []byte) {
 			return
 		}
 	}
+}
+
+func quicZeroToken(b []byte) bool {
+	for _, v := range b {
+		if v != 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -109,6 +109,12 @@ func TestQUICConnection(t *testing.T) {
 	vn := append([]byte{0x80, 0, 0, 0, 0, 2, 1, 2, 4, 0x0a, 0x0b, 0x0c, 0x0d}, 0, 0, 0, 1)
 	// A client Initial followed by zero padding outside the packet.
 	padded := append(append([]byte{}, client...), make([]byte, 40)...)
+	// More frame types (checked against tshark 4.0 on a capture of these
+	// packets), then short headers of an unknown connection: one that ends
+	// like a stateless reset with an all-zero token, one that does not.
+	client2 := sealInitial(t, 1, 0, dcid, dcid, ccid, 1, append([]byte{0x01, 0x0a, 0x04, 0x01, 'a', 0x1c, 0x0a, 0x00, 0x00, 0x18, 1, 0, 2, 9, 9}, make([]byte, 60)...))
+	reset := append([]byte{0x45, 0xee, 0xee, 0xee, 0xee}, make([]byte, 30)...)
+	unknown := append([]byte{0x45, 0xee, 0xee, 0xee, 0xee}, bytes.Repeat([]byte{0x5a}, 30)...)
 
 	frames := [][]byte{
 		udpFrame("10.0.0.1", "10.0.0.2", 50000, 443, client),
@@ -118,6 +124,9 @@ func TestQUICConnection(t *testing.T) {
 		udpFrame("10.0.0.1", "10.0.0.2", 50000, 443, toServer),
 		udpFrame("10.0.0.2", "10.0.0.1", 443, 50000, vn),
 		udpFrame("10.0.0.1", "10.0.0.2", 50000, 443, padded),
+		udpFrame("10.0.0.1", "10.0.0.2", 50000, 443, client2),
+		udpFrame("10.0.0.1", "10.0.0.2", 50000, 443, reset),
+		udpFrame("10.0.0.1", "10.0.0.2", 50000, 443, unknown),
 	}
 	want := []string{
 		"Initial, DCID=8394c8f03e515708, SCID=0102, PKN: 0, CRYPTO, PADDING",
@@ -127,6 +136,9 @@ func TestQUICConnection(t *testing.T) {
 		"Protected Payload (KP0), DCID=0a0b0c0d",
 		"Version Negotiation, DCID=0102, SCID=0a0b0c0d",
 		"Initial, DCID=8394c8f03e515708, SCID=0102, PKN: 0, CRYPTO, PADDING",
+		"Initial, DCID=8394c8f03e515708, SCID=0102, PKN: 1, PING, STREAM(4), CC, NCI, PADDING",
+		"Stateless Reset",
+		"Protected Payload (KP0)",
 	}
 	protos, infos := render(t, frames...)
 	for i := range want {

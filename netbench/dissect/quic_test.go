@@ -262,3 +262,71 @@ func TestDNSQUICRobust(t *testing.T) {
 		}()
 	}
 }
+
+// TestGQUICMessages covers Q035 (little-endian CID), version negotiation,
+// public reset, connection close and rejection; the expected lines are
+// tshark 4.0's on a capture of these packets.
+func TestGQUICMessages(t *testing.T) {
+	cid := unhex(t, "e71ad5d7756c4d4d")
+	chlo := append([]byte{0x09}, cid...)
+	chlo = append(chlo, "Q035"...)
+	chlo = append(chlo, 0x01)
+	chlo = append(chlo, make([]byte, 12)...)
+	chlo = append(chlo, 0xa0, 0x01, 0x00, 0x10)
+	chlo = append(chlo, "CHLO"...)
+	chlo = append(chlo, make([]byte, 12)...)
+	vn := append([]byte{0x09}, cid...)
+	vn = append(vn, "Q035Q039"...)
+	rst := append([]byte{0x0a}, cid...)
+	rst = append(rst, "PRST"...)
+	rst = append(rst, 0, 0, 0, 0)
+	cc := append([]byte{0x08}, cid...)
+	cc = append(cc, 0x02)
+	cc = append(cc, make([]byte, 12)...)
+	cc = append(cc, 0x02, 1, 0, 0, 0, 4, 0, 'b', 'y', 'e', '!')
+	rej := append([]byte{0x08}, cid...)
+	rej = append(rej, 0x03)
+	rej = append(rej, make([]byte, 12)...)
+	rej = append(rej, 0xa0, 0x01, 0x00, 0x10)
+	rej = append(rej, 'R', 'E', 'J', 0)
+	rej = append(rej, make([]byte, 12)...)
+	enc := append([]byte{0x18}, cid...)
+	enc = append(enc, 0x05, 0x00)
+	enc = append(enc, bytes.Repeat([]byte{0x5a}, 40)...)
+	q46s := append([]byte{0xc3}, "Q046"...)
+	q46s = append(q46s, 0x05)
+	q46s = append(q46s, cid...)
+	q46s = append(q46s, 0, 0, 0, 2)
+	q46s = append(q46s, bytes.Repeat([]byte{0x11}, 40)...)
+	q46c := append([]byte{0xc3}, "Q046"...)
+	q46c = append(q46c, 0x50)
+	q46c = append(q46c, cid...)
+	q46c = append(q46c, 0, 0, 0, 1)
+	q46c = append(q46c, bytes.Repeat([]byte{9}, 40)...)
+	frames := [][]byte{
+		udpFrame("10.0.0.1", "10.0.0.2", 38620, 443, chlo),
+		udpFrame("10.0.0.2", "10.0.0.1", 443, 38620, vn),
+		udpFrame("10.0.0.2", "10.0.0.1", 443, 38620, rst),
+		udpFrame("10.0.0.2", "10.0.0.1", 443, 38620, cc),
+		udpFrame("10.0.0.2", "10.0.0.1", 443, 38620, rej),
+		udpFrame("10.0.0.1", "10.0.0.2", 38620, 443, enc),
+		udpFrame("10.0.0.1", "10.0.0.3", 45530, 443, q46c),
+		udpFrame("10.0.0.3", "10.0.0.1", 443, 45530, q46s),
+	}
+	protos, infos := render(t, frames...)
+	want := []string{
+		"Client Hello, PKN: 1, CID: 5570227567515212519",
+		"Version Negotiation, CID: 5570227567515212519",
+		"Public Reset, CID: 5570227567515212519",
+		"Connection Close, PKN: 2, CID: 5570227567515212519",
+		"Rejection, PKN: 3, CID: 5570227567515212519",
+		"Payload (Encrypted), PKN: 5, CID: 5570227567515212519",
+		"Payload (Encrypted), PKN: 1, CID: 16652857693520547149",
+		"Payload (Encrypted), PKN: 2, CID: 16652857693520547149",
+	}
+	for i := range want {
+		if protos[i] != "GQUIC" || infos[i] != want[i] {
+			t.Errorf("frame %d: got %s %q\n want GQUIC %q", i+1, protos[i], infos[i], want[i])
+		}
+	}
+}

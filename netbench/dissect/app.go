@@ -89,13 +89,24 @@ func (c *ctx) tcpPayload(s *tcpSegment) {
 	if !conv.appTried {
 		conv.appTried = true
 		conv.app = pickTCPApp(s)
+	} else if conv.app == nil {
+		// tshark tries the heuristic dissectors on every segment of a
+		// conversation no dissector has claimed yet (TLS after a clear-text
+		// preamble, for instance).
+		for _, h := range tcpHeurs {
+			if a := h(s, s.payload); a != nil {
+				conv.app = a
+				break
+			}
+		}
 	}
 	if conv.app == nil {
 		return
 	}
 	fl := &conv.flows[s.dir]
-	if s.analysis&(taRetransmission|taSpuriousRetransmission) != 0 && fl.streamSet && seqLT(s.relSeq, fl.streamPos) {
-		// Data already handed to the application: tshark does not dissect it again.
+	if s.analysis&(taRetransmission|taSpuriousRetransmission|taOutOfOrder) != 0 {
+		// tshark 4.0 (tcp.no_subdissector_on_error) does not hand
+		// retransmitted or out-of-order segments to the application.
 		return
 	}
 	data := s.payload

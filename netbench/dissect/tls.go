@@ -300,6 +300,11 @@ type tlsSession struct {
 	held     [2]tlsHeld    // TCP only: the record waiting for more segments, per TCP direction
 
 	curDstPort uint16 // destination port of the frame being dissected
+
+	// DTLS only: handshake fragments per sender, and the version of the
+	// first fragment of the last ServerHello.
+	dtlsFrag  [2]dtlsFrags
+	dtlsSHVer [2]uint16
 }
 
 // tlsHSReasm follows one handshake message reassembled from several records.
@@ -430,23 +435,68 @@ func (tlsApp) dissect(s *tcpSegment, data []byte) int {
 	c := s.c
 	dataSeq := s.relSeq + uint32(len(s.payload)) - uint32(len(data))
 	h := &st.held[s.dir&1]
+	skip := 0
 	if h.set {
 		h.set = false
-		if h.seq == dataSeq && h.need > len(data) {
-			// The middle of a record whose length is known: tshark's TCP
-			// holds it without calling TLS.
-			h.set = true
-			return 0
+		if h.need > 0 && seqLE(h.seq, dataSeq) && seqLT(dataSeq, h.seq+uint32(h.need)) {
+			end := int(h.seq + uint32(h.need) - dataSeq)
+			if end > len(data) {
+				// The middle of a record whose length is known (perhaps
+				// after a gap): tshark's TCP adds it to the reassembly
+				// without calling TLS.
+				h.set = true
+				return 0
+			}
+			if dataSeq != h.seq {
+				// A gap inside the record: it is never complete; what
+				// follows its end is dissected afresh.
+				skip = end
+			}
 		}
 	}
-	if len(data) > 4 && isPrintASCII(data[0]) && isPrintASCII(data[1]) && isPrintASCII(data[2]) && isPrintASCII(data[3]) {
+	if skip == len(data) {
+		return skip
+	}
+	rest := data[skip:]
+	if len(rest) > 4 && isPrintASCII(rest[0]) && isPrintASCII(rest[1]) && isPrintASCII(rest[2]) && isPrintASCII(rest[3]) {
 		// Looks like clear text: not TLS.
 		return len(data)
 	}
 	c.colSet(tlsVersionName(st.version, "SSL"))
 	st.curDstPort = s.dstPort
 	srv := st.fromServer(c.src, s.srcPort, false)
-	off := 0
+	n, need := st.records(c, rest, srv, true)
+	if need >= 0 {
+		*h = tlsHeld{set: true, seq: dataSeq + uint32(skip+n), need: need}
+		if n > 0 {
+			s.done()
+		}
+		return skip + n
+	}
+	s.done()
+	return len(data)
+}
+
+// newTLSSession returns the TLS state for a conversation whose TLS records
+// another dissector hands over (OpenVPN, RDP over UDP, STARTTLS, ...).
+func newTLSSession() *tlsSession { return &tlsSession{} }
+
+// dissectPDU renders records carried by another protocol that reassembles
+// them itself, as tshark's TLS does when it cannot ask for more data: a
+// record cut short ends the dissection silently.
+func (st *tlsSession) dissectPDU(c *ctx, data []byte, srcPort, dstPort uint16) {
+	if len(data) > 4 && isPrintASCII(data[0]) && isPrintASCII(data[1]) && isPrintASCII(data[2]) && isPrintASCII(data[3]) {
+		return
+	}
+	c.colSet(tlsVersionName(st.version, "SSL"))
+	st.curDstPort = dstPort
+	st.records(c, data, st.fromServer(c.src, srcPort, false), false)
+}
+
+// records is the record loop of dissect_ssl. It returns the bytes consumed
+// and, when a record continues beyond data and canDeseg is set, need >= 0:
+// the length of that record when known, else 0.
+func (st *tlsSession) records(c *ctx, data []byte, srv int, canDeseg bool) (off, need int) {
 	for off < len(data) {
 		rest := data[off:]
 		n, need := 0, -1
@@ -461,7 +511,7 @@ func (tlsApp) dissect(s *tcpSegment, data []byte) int {
 			if rest[0] == 0x80 && rest[2] == 1 {
 				n, need = st.ssl2Record(c, rest)
 			} else {
-				n, need = st.ssl3Record(c, s, rest, srv)
+				n, need = st.ssl3Record(c, rest, srv)
 			}
 		default:
 			if len(rest) < 5 {
@@ -472,23 +522,21 @@ func (tlsApp) dissect(s *tcpSegment, data []byte) int {
 			case sslLooksLikeV2(rest):
 				n, need = st.ssl2Record(c, rest)
 			case sslLooksLikeV3(rest):
-				n, need = st.ssl3Record(c, s, rest, srv)
+				n, need = st.ssl3Record(c, rest, srv)
 			default:
 				n = len(rest)
 				c.colSep(", ").Field(span.Message, "Continuation Data")
 			}
 		}
 		if need >= 0 {
-			*h = tlsHeld{set: true, seq: dataSeq + uint32(off), need: need}
-			if off > 0 {
-				s.done()
+			if !canDeseg {
+				return len(data), -1
 			}
-			return off
+			return off, need
 		}
 		off += n
 	}
-	s.done()
-	return len(data)
+	return len(data), -1
 }
 
 // sslLooksLikeV2 is ssl_looks_like_sslv2.
@@ -572,7 +620,7 @@ func sslValidV2Handshake(b []byte, rl int) bool {
 }
 
 // ssl3Record is dissect_ssl3_record.
-func (st *tlsSession) ssl3Record(c *ctx, s *tcpSegment, b []byte, srv int) (n, need int) {
+func (st *tlsSession) ssl3Record(c *ctx, b []byte, srv int) (n, need int) {
 	switch st.version {
 	case tls10Version, tls11Version, tls12Version, tlcpVersion:
 		if !tlsValidContentType(b[0]) {
@@ -618,7 +666,9 @@ func (st *tlsSession) record(c *ctx, ct byte, body []byte, version uint16, srv i
 			return
 		}
 		c.colSep(", ").Field(span.Message, "Change Cipher Spec")
-		st.ccsFrame[srv] = c.p.Number
+		if version != tls13Version {
+			st.ccsFrame[srv] = c.p.Number
+		}
 	case tlsAlert:
 		t := c.colSep(", ")
 		if len(body) != 2 {

@@ -12,6 +12,12 @@ type tcpApp interface {
 	dissect(s *tcpSegment, data []byte) (consumed int)
 }
 
+// tcpPDUTracker is implemented by TCP applications that know which stream
+// bytes belonged to PDUs reassembled from several segments.
+type tcpPDUTracker interface {
+	inReassembledPDU(s *tcpSegment) bool
+}
+
 // udpApp is an application protocol carried over UDP; it reports whether it
 // took the datagram.
 type udpApp interface {
@@ -107,6 +113,20 @@ func (c *ctx) tcpPayload(s *tcpSegment) {
 	if s.analysis&(taRetransmission|taSpuriousRetransmission|taOutOfOrder) != 0 {
 		// tshark 4.0 (tcp.no_subdissector_on_error) does not hand
 		// retransmitted or out-of-order segments to the application.
+		return
+	}
+	if fl.streamSet && seqLT(s.relSeq, fl.streamPos) {
+		// Bytes the application already had (a fast retransmission, a
+		// keep-alive): tshark skips them when they belong to a PDU it
+		// reassembled from several segments, and dissects them again,
+		// on their own, otherwise.
+		if m, ok := conv.app.(tcpPDUTracker); ok && m.inReassembledPDU(s) {
+			return
+		}
+		if n := conv.app.dissect(s, s.payload); n < len(s.payload) && !s.rendered {
+			c.setProto("TCP")
+			c.colSep(" ").Field(span.Analysis, "[TCP segment of a reassembled PDU]")
+		}
 		return
 	}
 	data := s.payload

@@ -320,9 +320,14 @@ type tlsHSReasm struct {
 // and does not call the dissector again until it is complete.
 type tlsHeld struct {
 	set  bool
+	ct   byte   // its content type when it is an SSLv3/TLS record
 	seq  uint32 // relative sequence number of its first byte
 	need int    // bytes needed in all, 0 when unknown (header incomplete)
 }
+
+// tlsZeroBody stands for the body of a record whose bytes were not all
+// captured.
+var tlsZeroBody [5 + 1<<16]byte
 
 // maxHSBuf bounds what is kept of a handshake message being reassembled.
 const maxHSBuf = 1 << 18
@@ -445,6 +450,8 @@ func (tlsApp) dissect(s *tcpSegment, data []byte) int {
 		defer func() { *h = saved }()
 	}
 	skip := 0
+	var gap tlsHeld
+	rendered := false
 	if h.set {
 		h.set = false
 		if h.need > 0 && seqLE(h.seq, dataSeq) && seqLT(dataSeq, h.seq+uint32(h.need)) {
@@ -458,13 +465,24 @@ func (tlsApp) dissect(s *tcpSegment, data []byte) int {
 			}
 			st.addPDU(s.dir&1, h.seq, h.seq+uint32(h.need))
 			if dataSeq != h.seq {
-				// A gap inside the record: it is never complete; what
-				// follows its end is dissected afresh.
+				// A gap inside the record: tshark completes it with the
+				// out-of-order segment that fills the gap (which it does
+				// not show), so the record ends here.
 				skip = end
+				gap = *h
+				gap.set = true
 			}
 		}
 	}
+	if gap.set && gap.ct != 0 && gap.ct != tlsHandshake {
+		c.colSet(tlsVersionName(st.version, "SSL"))
+		st.record(c, gap.ct, tlsZeroBody[:gap.need-5], st.version, st.fromServer(c.src, s.srcPort, false), false)
+		rendered = true
+	}
 	if skip == len(data) {
+		if rendered {
+			s.done()
+		}
 		return skip
 	}
 	rest := data[skip:]
@@ -472,13 +490,18 @@ func (tlsApp) dissect(s *tcpSegment, data []byte) int {
 		// Looks like clear text: not TLS.
 		return len(data)
 	}
-	c.colSet(tlsVersionName(st.version, "SSL"))
+	if !rendered {
+		c.colSet(tlsVersionName(st.version, "SSL"))
+	}
 	st.curDstPort = s.dstPort
 	srv := st.fromServer(c.src, s.srcPort, false)
 	n, need := st.records(c, rest, srv, true)
 	if need >= 0 {
 		*h = tlsHeld{set: true, seq: dataSeq + uint32(skip+n), need: need}
-		if n > 0 {
+		if need >= 5 && n < len(rest) && tlsValidContentType(rest[n]) {
+			h.ct = rest[n]
+		}
+		if n > 0 || rendered {
 			s.done()
 		}
 		return skip + n
@@ -516,6 +539,15 @@ func (tlsApp) inReassembledPDU(s *tcpSegment) bool {
 func (st *tlsSession) addPDU(dir int, start, end uint32) {
 	st.pdus[dir][st.pduNext[dir]] = [2]uint32{start, end}
 	st.pduNext[dir] = (st.pduNext[dir] + 1) % uint8(len(st.pdus[dir]))
+}
+
+// startTLS hands the rest of a TCP conversation to TLS, as
+// ssl_starttls_ack does for SMTP STARTTLS, FTP AUTH TLS, an HTTP CONNECT
+// tunnel and the like: the segments after this one, in both directions,
+// are dissected as TLS. The caller's per-conversation state is replaced.
+func startTLS(s *tcpSegment) {
+	s.conv.app = tlsApp{}
+	s.conv.appState = &tlsSession{}
 }
 
 // newTLSSession returns the TLS state for a conversation whose TLS records

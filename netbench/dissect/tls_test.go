@@ -2,6 +2,7 @@ package dissect
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -375,3 +376,52 @@ func TestDTLS(t *testing.T) {
 		t.Errorf("truncated record: protocol %q, want UDP", p.Protocol)
 	}
 }
+
+func TestTLSGapInRecord(t *testing.T) {
+	f := newTestFlow(t, false, 40000, 443)
+	f.handshake()
+	f.send(false, record(tlsHandshake, tls10Version, hsMsg(hsClientHello, clientHelloBody(nil))))
+	big := record(tlsAppData, tls12Version, encrypted(3000))
+	small := record(tlsAppData, tls12Version, encrypted(30))
+	if p := f.send(true, big[:1000]); p.Info.String() != "[TCP segment of a reassembled PDU]" {
+		t.Fatalf("first segment: %q", p.Info.String())
+	}
+	f.seq[1] += 1000 // a segment the capture missed
+	p := f.send(true, big[2000:2500])
+	if p.Protocol != "TCP" || !strings.HasSuffix(p.Info.String(), "Len=500 [TCP segment of a reassembled PDU]") {
+		t.Errorf("after the gap: %q | %q, want TCP's line with the segment note", p.Protocol, p.Info.String())
+	}
+	p = f.send(true, cat(big[2500:], small))
+	if p.Protocol != "TLSv1.2" || p.Info.String() != "Application Data, Application Data" {
+		t.Errorf("end of the record: %q | %q, want TLSv1.2 | Application Data, Application Data", p.Protocol, p.Info.String())
+	}
+}
+
+// starttlsTestApp is a clear-text protocol that hands over to TLS after
+// "STARTTLS".
+type starttlsTestApp struct{}
+
+func (starttlsTestApp) dissect(s *tcpSegment, data []byte) int {
+	t := s.c.colSet("TEXT")
+	t.Field(span.Message, strings.TrimSpace(string(data)))
+	if strings.HasPrefix(string(data), "220 ") {
+		startTLS(s)
+	}
+	s.done()
+	return len(data)
+}
+
+func TestStartTLS(t *testing.T) {
+	f := newTestFlow(t, false, 40000, 2525)
+	f.handshake()
+	// Claim the conversation for the clear-text app.
+	key, _ := makeTCPKey(netipFrom4(f.clientAddr), netipFrom4(f.serverAddr), f.cport, f.sport)
+	conv := f.d.tcp.lookup(key)
+	conv.app, conv.appTried = starttlsTestApp{}, true
+	checkRow(t, "STARTTLS", f.send(false, []byte("STARTTLS\r\n")), wantRow{"TEXT", "STARTTLS"})
+	checkRow(t, "220", f.send(true, []byte("220 go ahead\r\n")), wantRow{"TEXT", "220 go ahead"})
+	checkRow(t, "hello", f.send(false, record(tlsHandshake, tls10Version, hsMsg(hsClientHello, clientHelloBody(nil)))),
+		wantRow{"TLSv1", "Client Hello"})
+}
+
+func netipFrom4(a [4]byte) netip.Addr { return netip.AddrFrom4(a) }

@@ -325,3 +325,167 @@ func (st *tlsSession) dtlsHandshake(c *ctx, b []byte, srv int) {
 		off = next
 	}
 }
+
+// RDP over UDP (packet-rdpudp.c) carries TLS, or DTLS on a lossy
+// connection, after its own header; tshark 4.0 hands UDP port 3389 to it.
+// Only what decides the columns is parsed.
+
+type rdpudpApp struct{}
+
+// rdpudpConv is the per-conversation state of RDP over UDP.
+type rdpudpConv struct {
+	tls     tlsSession
+	lossy   bool
+	v2At    int // first frame of version 2 (0: none)
+	scratch []byte
+}
+
+func init() {
+	registerUDP(rdpudpApp{}, 3389)
+}
+
+func (rdpudpApp) dissect(c *ctx, u *udpDatagram) bool {
+	rc, _ := u.conv.state.(*rdpudpConv)
+	if rc == nil {
+		if u.conv.state != nil {
+			return false
+		}
+		rc = &rdpudpConv{}
+		u.conv.state = rc
+	}
+	if rc.v2At != 0 && c.p.Number >= rc.v2At {
+		rc.v2(c, u)
+	} else {
+		rc.v1(c, u)
+	}
+	return true
+}
+
+// rdpudpFlag appends one flag name to the Info column, separated by ",".
+func rdpudpFlag(c *ctx, name string) { c.colSep(",").Field(span.Flags, name) }
+
+func (rc *rdpudpConv) v1(c *ctx, u *udpDatagram) {
+	b := u.payload
+	c.colSet("RDPUDP")
+	if len(b) < 8 {
+		return
+	}
+	flags := binary.BigEndian.Uint16(b[6:])
+	off := 8
+	if flags&0x0001 != 0 { // SYN
+		rc.lossy = flags&0x0200 != 0
+		rdpudpFlag(c, "SYN")
+		off += 8
+	}
+	if flags&0x0800 != 0 { // CORRELATIONID
+		off += 32
+		rdpudpFlag(c, "CORRELATIONID")
+	}
+	if flags&0x1000 != 0 { // SYNEX
+		rdpudpFlag(c, "SYNEX")
+		if off+2 > len(b) {
+			return
+		}
+		sf := binary.BigEndian.Uint16(b[off:])
+		off += 2
+		if sf&1 != 0 {
+			if off+2 > len(b) {
+				return
+			}
+			v := binary.BigEndian.Uint16(b[off:])
+			off += 2
+			if v == 0x101 {
+				off += 32
+				if flags&0x0004 != 0 {
+					rc.v2At = c.p.Number + 1
+				}
+			}
+		}
+	}
+	if flags&0x0004 != 0 && flags&0x0001 == 0 { // ACK
+		if off+2 > len(b) {
+			return
+		}
+		off += 2 + int(binary.BigEndian.Uint16(b[off:]))
+		rdpudpFlag(c, "ACK")
+	}
+	if flags&0x0010 != 0 { // FEC
+		off += 10
+		rdpudpFlag(c, "FEC")
+	}
+	if flags&0x0100 != 0 { // AOA
+		off += 4
+		rdpudpFlag(c, "AOA")
+	}
+	if flags&0x0008 != 0 { // DATA
+		rdpudpFlag(c, "DATA")
+		off += 8
+		if off > len(b) {
+			return
+		}
+		if rc.lossy {
+			rc.tls.dtls(c, b[off:], u.srcPort, u.dstPort)
+		} else {
+			rc.tls.dissectPDU(c, b[off:], u.srcPort, u.dstPort)
+		}
+	}
+}
+
+func (rc *rdpudpConv) v2(c *ctx, u *udpDatagram) {
+	b := u.payload
+	c.colSet("RDPUDP2")
+	if len(b) < 8 {
+		return
+	}
+	b2 := append(rc.scratch[:0], b...)
+	rc.scratch = b2
+	b2[0], b2[7] = b[7], b[0]
+	ptype := b2[0] >> 1 & 0xf
+	flags := binary.LittleEndian.Uint16(b2[1:])
+	off := 3
+	if flags&0x0001 != 0 { // ACK
+		if off+6 >= len(b) {
+			return
+		}
+		off += 7 + int(b[off+6]&0xf)
+		rdpudpFlag(c, "ACK")
+	}
+	if flags&0x0040 != 0 { // OVERHEAD
+		off++
+		rdpudpFlag(c, "OVERHEAD")
+	}
+	if flags&0x0100 != 0 { // DELAYACK
+		off += 3
+		rdpudpFlag(c, "DELAYACK")
+	}
+	if flags&0x0010 != 0 { // AOA
+		off += 2
+		rdpudpFlag(c, "AOA")
+	}
+	if flags&0x0004 != 0 { // DATA
+		off += 2
+		if ptype == 8 {
+			rdpudpFlag(c, "DUMMY")
+		} else {
+			rdpudpFlag(c, "DATA")
+		}
+	}
+	if flags&0x0008 != 0 { // ACKVEC
+		if off+2 >= len(b2) {
+			return
+		}
+		a := b2[off+2]
+		off += 3 + int(a&0x7f)
+		if a&0x80 != 0 {
+			off += 4
+		}
+		rdpudpFlag(c, "ACKVEC")
+	}
+	if flags&0x0004 != 0 && ptype != 8 {
+		off += 2
+		if off > len(b2) {
+			return
+		}
+		rc.tls.dissectPDU(c, b2[off:], u.srcPort, u.dstPort)
+	}
+}

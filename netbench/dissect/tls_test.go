@@ -425,3 +425,24 @@ func TestStartTLS(t *testing.T) {
 }
 
 func netipFrom4(a [4]byte) netip.Addr { return netip.AddrFrom4(a) }
+
+func TestRDPUDP(t *testing.T) {
+	f := newTestFlow(t, true, 54759, 3389)
+	syn := make([]byte, 8+8+32+4)
+	binary.BigEndian.PutUint32(syn[0:], 0xffffffff)
+	binary.BigEndian.PutUint16(syn[4:], 64)
+	binary.BigEndian.PutUint16(syn[6:], 0x0001|0x0800|0x1000)
+	binary.BigEndian.PutUint16(syn[48:], 1)
+	binary.BigEndian.PutUint16(syn[50:], 2)
+	checkRow(t, "syn", f.send(false, syn), wantRow{"RDPUDP", "SYN,CORRELATIONID,SYNEX"})
+	// ACK and DATA, carrying a TLS Client Hello after the source header.
+	data := make([]byte, 8+2+8)
+	binary.BigEndian.PutUint16(data[6:], 0x0004|0x0008)
+	data = append(data, record(tlsHandshake, tls11Version, hsMsg(hsClientHello, clientHelloBody(nil)))...)
+	checkRow(t, "data", f.send(false, data), wantRow{"TLSv1.1", "Client Hello"})
+	// DATA whose payload is not a TLS record.
+	junk := make([]byte, 8+2+8+20)
+	binary.BigEndian.PutUint16(junk[6:], 0x0004|0x0008)
+	junk[18] = 0x42
+	checkRow(t, "junk", f.send(true, junk), wantRow{"SSL", "Continuation Data"})
+}

@@ -12,12 +12,6 @@ type tcpApp interface {
 	dissect(s *tcpSegment, data []byte) (consumed int)
 }
 
-// tcpPDUTracker is implemented by TCP applications that know which stream
-// bytes belonged to PDUs reassembled from several segments.
-type tcpPDUTracker interface {
-	inReassembledPDU(s *tcpSegment) bool
-}
-
 // udpApp is an application protocol carried over UDP; it reports whether it
 // took the datagram.
 type udpApp interface {
@@ -95,38 +89,13 @@ func (c *ctx) tcpPayload(s *tcpSegment) {
 	if !conv.appTried {
 		conv.appTried = true
 		conv.app = pickTCPApp(s)
-	} else if conv.app == nil {
-		// tshark tries the heuristic dissectors on every segment of a
-		// conversation no dissector has claimed yet (TLS after a clear-text
-		// preamble, for instance).
-		for _, h := range tcpHeurs {
-			if a := h(s, s.payload); a != nil {
-				conv.app = a
-				break
-			}
-		}
 	}
 	if conv.app == nil {
 		return
 	}
 	fl := &conv.flows[s.dir]
-	if s.analysis&(taRetransmission|taSpuriousRetransmission|taOutOfOrder) != 0 {
-		// tshark 4.0 (tcp.no_subdissector_on_error) does not hand
-		// retransmitted or out-of-order segments to the application.
-		return
-	}
-	if fl.streamSet && seqLT(s.relSeq, fl.streamPos) {
-		// Bytes the application already had (a fast retransmission, a
-		// keep-alive): tshark skips them when they belong to a PDU it
-		// reassembled from several segments, and dissects them again,
-		// on their own, otherwise.
-		if m, ok := conv.app.(tcpPDUTracker); ok && m.inReassembledPDU(s) {
-			return
-		}
-		if n := conv.app.dissect(s, s.payload); n < len(s.payload) && !s.rendered {
-			c.setProto("TCP")
-			c.colSep(" ").Field(span.Analysis, "[TCP segment of a reassembled PDU]")
-		}
+	if s.analysis&(taRetransmission|taSpuriousRetransmission) != 0 && fl.streamSet && seqLT(s.relSeq, fl.streamPos) {
+		// Data already handed to the application: tshark does not dissect it again.
 		return
 	}
 	data := s.payload

@@ -296,10 +296,8 @@ type tlsSession struct {
 	srvSet   bool
 	srvAddr  netip.Addr
 	srvPort  uint16
-	hs       [2]tlsHSReasm   // handshake messages spanning records, per sender
-	held     [2]tlsHeld      // TCP only: the record waiting for more segments, per TCP direction
-	pdus     [2][4][2]uint32 // TCP only: the last records reassembled from several segments
-	pduNext  [2]uint8
+	hs       [2]tlsHSReasm // handshake messages spanning records, per sender
+	held     [2]tlsHeld    // TCP only: the record waiting for more segments, per TCP direction
 
 	curDstPort uint16 // destination port of the frame being dissected
 
@@ -463,7 +461,6 @@ func (tlsApp) dissect(s *tcpSegment, data []byte) int {
 				h.set = true
 				return 0
 			}
-			st.addPDU(s.dir&1, h.seq, h.seq+uint32(h.need))
 			if dataSeq != h.seq {
 				// A gap inside the record: tshark completes it with the
 				// out-of-order segment that fills the gap (which it does
@@ -508,37 +505,6 @@ func (tlsApp) dissect(s *tcpSegment, data []byte) int {
 	}
 	s.done()
 	return len(data)
-}
-
-// inReassembledPDU reports whether the segment's first byte belongs to a
-// record reassembled from several segments (tshark then takes a resent
-// segment for a retransmission and does not dissect it again).
-func (tlsApp) inReassembledPDU(s *tcpSegment) bool {
-	if s.analysis&taKeepAlive != 0 {
-		// tshark shows keep-alives of TLS streams as TCP alone.
-		return true
-	}
-	st, _ := s.conv.appState.(*tlsSession)
-	if st == nil {
-		return false
-	}
-	d := s.dir & 1
-	if h := &st.held[d]; h.set && h.need > 0 && seqLE(h.seq, s.relSeq) && seqLT(s.relSeq, h.seq+uint32(h.need)) {
-		return true
-	}
-	for _, r := range st.pdus[d] {
-		if r[0] != r[1] && seqLE(r[0], s.relSeq) && seqLT(s.relSeq, r[1]) {
-			return true
-		}
-	}
-	return false
-}
-
-// addPDU remembers the stream range of a record reassembled from several
-// segments.
-func (st *tlsSession) addPDU(dir int, start, end uint32) {
-	st.pdus[dir][st.pduNext[dir]] = [2]uint32{start, end}
-	st.pduNext[dir] = (st.pduNext[dir] + 1) % uint8(len(st.pdus[dir]))
 }
 
 // startTLS hands the rest of a TCP conversation to TLS, as

@@ -386,9 +386,10 @@ func init() {
 	tcpHeurs = append(tcpHeurs, tlsHeuristic)
 }
 
-// tlsHeuristic is dissect_ssl_heur: a first payload that starts with a
-// Handshake or Application Data record header, or an SSLv2-compatible
-// Client Hello.
+// tlsHeuristic is dissect_ssl_heur: a payload that starts with a Handshake
+// or Application Data record header, or an SSLv2-compatible Client Hello.
+// (tshark tries it on every segment of a conversation nothing has claimed;
+// the tcpcore branch's core does the same.)
 func tlsHeuristic(s *tcpSegment, data []byte) tcpApp {
 	if tlsLooksLikeRecord(data) || sslv2LooksLikeClientHello(data) {
 		return tlsApp{}

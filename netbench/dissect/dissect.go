@@ -35,6 +35,10 @@ type Packet struct {
 	// UDP payload: the bytes tshark's tcp.payload / udp.payload hold.
 	Payload []byte
 
+	// IP is the captured bytes from the first IP header on (the input of
+	// the byte-level baselines); it aliases the frame's data.
+	IP []byte
+
 	// Skip is set when the frame could not be dissected past the link layer
 	// (unknown link type, truncated header); SkipReason says why.
 	Skip       bool

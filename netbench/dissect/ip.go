@@ -42,10 +42,11 @@ func ipProtoName(p uint8) string {
 	return "Unknown"
 }
 
-func (c *ctx) setAddrs(src, dst netip.Addr) {
+func (c *ctx) setAddrs(src, dst netip.Addr, ip []byte) {
 	if !c.p.HasIP {
 		c.p.HasIP = true
 		c.p.Src, c.p.Dst = src, dst
+		c.p.IP = ip
 	}
 	c.src, c.dst = src, dst
 	c.ipDepth++
@@ -72,7 +73,7 @@ func (c *ctx) ipv4(b []byte) {
 	}
 	src := netip.AddrFrom4([4]byte(b[12:16]))
 	dst := netip.AddrFrom4([4]byte(b[16:20]))
-	c.setAddrs(src, dst)
+	c.setAddrs(src, dst, b)
 	if total == 0 && len(b) > 0 { // TSO: length left to the hardware
 		total = len(b)
 	}
@@ -115,7 +116,7 @@ func (c *ctx) ipv6(b []byte) {
 	}
 	src := netip.AddrFrom16([16]byte(b[8:24]))
 	dst := netip.AddrFrom16([16]byte(b[24:40]))
-	c.setAddrs(src, dst)
+	c.setAddrs(src, dst, b)
 	plen := int(binary.BigEndian.Uint16(b[4:]))
 	end := 40 + plen
 	if plen == 0 { // jumbogram or TSO

@@ -179,12 +179,14 @@ func (h *Harness) data(ctx context.Context) error {
 		h.dataSrc = "corpus " + h.cfg.DataDir
 	} else {
 		scfg := synth.Config{Seed: h.cfg.SynthSeed, Flows: h.preset.SynthFlows, MinFlows: h.preset.SynthMin}
+		synthID := hashOf(scfg)
 		pcaps, err := h.stage("synth", struct {
 			synth.Config
 			Code string
 		}{scfg, h.cfg.CodeVersion}, func(dir string) error {
-			scfg.Out = dir
-			sum, err := synth.Generate(ctx, h.reg, scfg)
+			c := scfg
+			c.Out = dir
+			sum, err := synth.Generate(ctx, h.reg, c)
 			if err == nil {
 				fmt.Fprintf(h.log, "           synthetic NetBench: %d captures, %d flows, %d frames\n", sum.Captures, sum.Flows, sum.Frames)
 			}
@@ -196,7 +198,7 @@ func (h *Harness) data(ctx context.Context) error {
 		cdir, err := h.stage("corpus", struct {
 			Synth string
 			Code  string
-		}{hashOf(scfg), h.cfg.CodeVersion}, func(dir string) error {
+		}{synthID, h.cfg.CodeVersion}, func(dir string) error {
 			in, err := netbench.ExpandInputs([]string{pcaps})
 			if err != nil {
 				return err

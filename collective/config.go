@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -54,6 +55,10 @@ type Config struct {
 	// Compress sends chunks zstd-compressed (after a byte-plane shuffle) when
 	// that makes them smaller. See docs/scaling.md for when it pays.
 	Compress bool
+
+	// WrapConn, if set, wraps every ring connection after the handshake
+	// (rate limiting in benchmarks, byte counters, fault injection).
+	WrapConn func(net.Conn) net.Conn
 
 	// EventBuffer is the capacity of the Events channel.
 	EventBuffer int

@@ -152,7 +152,9 @@ func TestMalformedFrameOnTheWire(t *testing.T) {
 		frame func() []byte
 		msg   string
 	}{
-		{"garbage", func() []byte { return []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00") }, "bad magic"},
+		{"garbage", func() []byte {
+			return []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00")
+		}, "bad magic"},
 		{"oversized", func() []byte {
 			b := make([]byte, headerSize)
 			h := header{typ: frameData, seq: 1, total: 64, count: 32, length: 1 << 31}

@@ -159,6 +159,9 @@ func (t *Transport) NewRing(ctx context.Context, spec RingSpec) (*Ring, error) {
 	if err == nil {
 		tune(r.left, t.cfg.SocketBufferBytes)
 		tune(r.right, t.cfg.SocketBufferBytes)
+		if w := t.cfg.WrapConn; w != nil {
+			r.left, r.right = w(r.left), w(r.right)
+		}
 		r.start()
 		return r, nil
 	}

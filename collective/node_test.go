@@ -250,3 +250,30 @@ func TestStrangerCannotJoinMemberlist(t *testing.T) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+func TestGracefulLeaveIsReportedAsLeft(t *testing.T) {
+	a := newNode(t, nodeConfig("a", 1))
+	b := newNode(t, nodeConfig("b", 1, a.GossipAddr()))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := a.WaitForWorld(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Leave(time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case ev := <-a.Events():
+			if ev.Member.Name != "b" || (ev.Kind != MemberLeft && ev.Kind != MemberFailed) {
+				continue
+			}
+			if ev.Kind != MemberLeft {
+				t.Fatalf("graceful leave reported as %v", ev.Kind)
+			}
+			return
+		case <-ctx.Done():
+			t.Fatal("no leave event")
+		}
+	}
+}

@@ -44,6 +44,7 @@ ones; algbw = bytes/time, busbw = algbw * 2(n-1)/n (nccl-tests).`)
 	warmup := fs.Int("warmup", 2, "untimed iterations per row")
 	compress := fs.Bool("compress", false, "zstd-compress chunks on the wire")
 	chunk := fs.String("chunk", "1MiB", "pipeline chunk size")
+	sockbuf := fs.String("sockbuf", "4MiB", "SO_SNDBUF/SO_RCVBUF per ring connection (0: OS autotuning)")
 	procs := fs.Bool("procs", false, "run each rank as a separate process")
 	worker := fs.String("worker", "", "internal: RANK/ADDR,ADDR,... for a --procs child")
 	if err := fs.Parse(args); err != nil {
@@ -75,11 +76,14 @@ ones; algbw = bytes/time, busbw = algbw * 2(n-1)/n (nccl-tests).`)
 	cfg.Secret = []byte("lens bench-allreduce loopback")
 	cfg.Compress = *compress
 	cfg.ChunkBytes = cb
+	if cfg.SocketBufferBytes, err = parseBytes(*sockbuf); err != nil {
+		return fmt.Errorf("--sockbuf: %w", err)
+	}
 	cfg.IOTimeout = time.Minute
 	if *worker != "" {
 		return benchWorker(cfg, *worker, sizes, *iters, *warmup)
 	}
-	fmt.Printf("# lens ring all-reduce sum float32, loopback TCP, chunk %d B, compress %v, %s\n", cb, *compress, map[bool]string{false: "goroutine ranks", true: "process ranks"}[*procs])
+	fmt.Printf("# lens ring all-reduce sum float32, loopback TCP, chunk %d B, socket buffers %d B, compress %v, %s\n", cb, cfg.SocketBufferBytes, *compress, map[bool]string{false: "goroutine ranks", true: "process ranks"}[*procs])
 	fmt.Printf("%5s %12s %10s %11s %11s\n", "ranks", "bytes", "time_ms", "algbw_GBps", "busbw_GBps")
 	for _, n := range ranks {
 		var times []time.Duration

@@ -75,7 +75,7 @@ func BenchmarkAllReduce(b *testing.B) {
 }
 
 // slowConn paces writes to a link rate, simulating a slower network than
-// loopback. Like a socket send buffer of window bytes in front of the link,
+// loopback. Like a socket send buffer of window worth of bytes in front of the link,
 // a write returns as soon as the link's backlog is under the window, so the
 // sender can compress the next chunk while the link drains the last one.
 type slowConn struct {
@@ -106,7 +106,7 @@ func BenchmarkCompression(b *testing.B) {
 		for _, compress := range []bool{false, true} {
 			size := 16 << 20
 			if gbit > 0 && gbit < 1 {
-				size = 2 << 20
+				size = 4 << 20
 			}
 			name := fmt.Sprintf("link=%gGbit/compress=%v", gbit, compress)
 			if gbit == 0 {
@@ -117,7 +117,7 @@ func BenchmarkCompression(b *testing.B) {
 				cfg.Compress = compress
 				if gbit > 0 {
 					rate := gbit * 1e9 / 8
-					window := time.Duration(float64(2*cfg.ChunkBytes) / rate * float64(time.Second))
+					window := time.Duration(float64(cfg.ChunkBytes) / rate * float64(time.Second))
 					cfg.WrapConn = func(c net.Conn) net.Conn { return &slowConn{Conn: c, bytesPerSec: rate, window: window} }
 				}
 				benchAllReduce(b, 2, size, cfg)

@@ -153,7 +153,11 @@ func (t *Transport) NewRing(ctx context.Context, spec RingSpec) (*Ring, error) {
 			}
 			r.right = d.c
 		case <-ctx.Done():
-			err = fmt.Errorf("collective: rank %d: waiting for left neighbour rank %d (%s) to connect: %w", r.rank, ln, r.leftAddr, ctx.Err())
+			if r.left == nil {
+				err = fmt.Errorf("collective: rank %d: waiting for left neighbour rank %d (%s) to connect: %w", r.rank, ln, r.leftAddr, ctx.Err())
+			} else {
+				err = fmt.Errorf("collective: rank %d: connecting to right neighbour rank %d (%s): %w", r.rank, rn, r.rightAddr, ctx.Err())
+			}
 		}
 	}
 	if err == nil {

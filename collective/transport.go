@@ -146,6 +146,17 @@ func (t *Transport) serve(conn net.Conn) error {
 			}
 			conn.SetDeadline(time.Time{})
 			s.conn <- conn
+			t.mu.Lock()
+			gone := t.slots[k] != s
+			t.mu.Unlock()
+			if gone {
+				// The endpoint gave up (its NewRing failed) meanwhile.
+				select {
+				case c := <-s.conn:
+					c.Close()
+				default:
+				}
+			}
 			return nil
 		}
 		t.mu.Unlock()

@@ -146,7 +146,8 @@ type Node struct {
 	events chan MemberEvent
 
 	mu       sync.Mutex
-	leaving  map[string]bool // members that announced a graceful leave
+	members  map[string]Member // live members with valid metadata, from events
+	leaving  map[string]bool   // members that announced a graceful leave
 	rings    []*Ring
 	world    World
 	shutdown bool
@@ -166,7 +167,7 @@ func NewNode(cfg *Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: c, tr: tr, log: c.logger(), events: make(chan MemberEvent, c.EventBuffer), leaving: map[string]bool{}}
+	n := &Node{cfg: c, tr: tr, log: c.logger(), events: make(chan MemberEvent, c.EventBuffer), leaving: map[string]bool{}, members: map[string]Member{}}
 	n.meta, _ = json.Marshal(nodeMeta{Addr: tr.Addr(), Workers: c.Workers})
 	if len(n.meta) > memberlist.MetaMaxSize {
 		tr.Close()
@@ -237,17 +238,34 @@ func (n *Node) Join(ctx context.Context) error {
 }
 
 // Members lists the live members with valid metadata, sorted by name.
+//
+// The list is kept from memberlist's join/update/leave events, copied while
+// memberlist calls us: the *memberlist.Node values that
+// Memberlist.Members returns point into state memberlist keeps mutating.
 func (n *Node) Members() []Member {
-	var ms []Member
-	for _, m := range n.ml.Members() {
-		var meta nodeMeta
-		if err := json.Unmarshal(m.Meta, &meta); err != nil || meta.Addr == "" || meta.Workers < 1 {
-			continue
-		}
-		ms = append(ms, Member{Name: m.Name, Gossip: m.Address(), Addr: meta.Addr, Workers: meta.Workers})
+	n.mu.Lock()
+	ms := make([]Member, 0, len(n.members))
+	for _, m := range n.members {
+		ms = append(ms, m)
 	}
+	n.mu.Unlock()
 	slices.SortFunc(ms, func(a, b Member) int { return cmpString(a.Name, b.Name) })
 	return ms
+}
+
+// track records m's current metadata (or forgets m) in the member table.
+func (n *Node) track(m *memberlist.Node, alive bool) Member {
+	var meta nodeMeta
+	err := json.Unmarshal(m.Meta, &meta)
+	mem := Member{Name: m.Name, Gossip: m.Address(), Addr: meta.Addr, Workers: meta.Workers}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if alive && err == nil && meta.Addr != "" && meta.Workers >= 1 && !meta.Leaving {
+		n.members[m.Name] = mem
+	} else {
+		delete(n.members, m.Name)
+	}
+	return mem
 }
 
 // WaitForWorld returns once at least nodes members (this one included) are
@@ -386,10 +404,8 @@ func (n *Node) Shutdown() error {
 	return errors.Join(n.ml.Shutdown(), n.tr.Close())
 }
 
-func (n *Node) emit(kind EventKind, m *memberlist.Node) {
-	var meta nodeMeta
-	json.Unmarshal(m.Meta, &meta)
-	ev := MemberEvent{Kind: kind, Member: Member{Name: m.Name, Gossip: m.Address(), Addr: meta.Addr, Workers: meta.Workers}, Time: time.Now()}
+func (n *Node) emit(kind EventKind, m Member) {
+	ev := MemberEvent{Kind: kind, Member: m, Time: time.Now()}
 	select {
 	case n.events <- ev:
 	default:
@@ -417,8 +433,9 @@ func (d *nodeDelegate) MergeRemoteState(buf []byte, join bool)     {}
 type eventDelegate Node
 
 func (e *eventDelegate) NotifyJoin(m *memberlist.Node) {
+	mem := (*Node)(e).track(m, true)
 	if m.Name != e.cfg.NodeName {
-		(*Node)(e).emit(MemberJoined, m)
+		(*Node)(e).emit(MemberJoined, mem)
 	}
 }
 
@@ -436,8 +453,9 @@ func (e *eventDelegate) NotifyLeave(m *memberlist.Node) {
 	if left {
 		kind, what = MemberLeft, "left"
 	}
+	mem := (*Node)(e).track(m, false)
 	(*Node)(e).abortFor(m.Name, what)
-	(*Node)(e).emit(kind, m)
+	(*Node)(e).emit(kind, mem)
 }
 
 func (e *eventDelegate) NotifyUpdate(m *memberlist.Node) {
@@ -447,5 +465,5 @@ func (e *eventDelegate) NotifyUpdate(m *memberlist.Node) {
 		e.leaving[m.Name] = true
 		e.mu.Unlock()
 	}
-	(*Node)(e).emit(MemberUpdated, m)
+	(*Node)(e).emit(MemberUpdated, (*Node)(e).track(m, true))
 }

@@ -128,6 +128,9 @@ func TestAllReduceMatchesDirectSum(t *testing.T) {
 			cfg.ChunkBytes = 4096 // many chunks per segment, even for small buffers
 			rings := newRings(t, n, cfg)
 			ls := append([]int{n - 1}, lengths...)
+			if !testing.Short() {
+				ls = append(ls, 1000003) // prime, ~4 MB
+			}
 			for _, l := range ls {
 				bufs := make([][]float32, n)
 				for r := range bufs {

@@ -142,6 +142,7 @@ type Node struct {
 	tr     *Transport
 	ml     *memberlist.Memberlist
 	meta   []byte
+	gossip string // memberlist address
 	log    *log.Logger
 	events chan MemberEvent
 
@@ -197,6 +198,8 @@ func NewNode(cfg *Config) (*Node, error) {
 		return nil, fmt.Errorf("collective: node %s: start memberlist on %s:%d: %w", c.NodeName, c.BindAddr, c.BindPort, err)
 	}
 	n.ml = ml
+	ln := ml.LocalNode() // read once: memberlist mutates it on UpdateNode
+	n.gossip = net.JoinHostPort(ln.Addr.String(), strconv.Itoa(int(ln.Port)))
 	return n, nil
 }
 
@@ -204,10 +207,7 @@ func NewNode(cfg *Config) (*Node, error) {
 func (n *Node) Name() string { return n.cfg.NodeName }
 
 // GossipAddr is the memberlist address others pass in Config.Seeds.
-func (n *Node) GossipAddr() string {
-	ln := n.ml.LocalNode()
-	return net.JoinHostPort(ln.Addr.String(), strconv.Itoa(int(ln.Port)))
-}
+func (n *Node) GossipAddr() string { return n.gossip }
 
 // Transport is the node's collective listener.
 func (n *Node) Transport() *Transport { return n.tr }

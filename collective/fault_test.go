@@ -269,7 +269,7 @@ func TestStalledPeerHitsDeadline(t *testing.T) {
 			t.Logf("rank %d: %v", i, err)
 		}
 	}
-	if el > 3*cfg.IOTimeout {
+	if el > cfg.IOTimeout+2*time.Second { // slack for a loaded machine
 		t.Fatalf("stalled peer detected after %v, deadline %v", el, cfg.IOTimeout)
 	}
 	t.Logf("detected after %v: %v", el, errs[0])

@@ -17,7 +17,8 @@ import (
 
 // benchmarks lists the `lens bench` subcommands.
 var benchmarks = map[string]command{
-	"ingest": {summary: "frames per second and peak memory of read + dissect + flows on a capture", run: benchIngest},
+	"ingest":    {summary: "frames per second and peak memory of read + dissect + flows on a capture", run: benchIngest},
+	"allreduce": {summary: "ring all-reduce bandwidth over loopback TCP (nccl-tests columns)", run: benchAllreduce},
 }
 
 func init() {

@@ -19,21 +19,12 @@ import (
 	"github.com/lens-go/lens/collective"
 )
 
-func init() {
-	// Temporary name; the owner of `lens bench` mounts benchAllreduce as
-	// `lens bench allreduce`.
-	commands["bench-allreduce"] = command{
-		summary: "measure ring all-reduce bandwidth over loopback TCP",
-		run:     benchAllreduce,
-	}
-}
-
 // benchAllreduce runs the collective ring all-reduce on loopback with every
 // combination of --ranks and --sizes and prints one row each:
 // ranks bytes time_ms algbw_GBps busbw_GBps, with algbw = bytes/time and
 // busbw = algbw*2(n-1)/n as nccl-tests defines them for all-reduce.
 func benchAllreduce(args []string) error {
-	fs := newFlagSet("bench-allreduce", "[--ranks 2,4] [--sizes 1MiB,16MiB,64MiB] [--iters N] [--compress] [--procs]", `
+	fs := newFlagSet("bench allreduce", "[--ranks 2,4] [--sizes 1MiB,16MiB,64MiB] [--iters N] [--compress] [--procs]", `
 Measure the collective package's ring all-reduce (float32 sum) over loopback
 TCP. Ranks run as goroutines of this process, or with --procs as separate
 processes. time_ms is the median over --iters calls after --warmup untimed
@@ -73,7 +64,7 @@ ones; algbw = bytes/time, busbw = algbw * 2(n-1)/n (nccl-tests).`)
 		return errors.New("--iters must be >= 1")
 	}
 	cfg := collective.DefaultConfig()
-	cfg.Secret = []byte("lens bench-allreduce loopback")
+	cfg.Secret = []byte("lens bench allreduce loopback")
 	cfg.Compress = *compress
 	cfg.ChunkBytes = cb
 	if cfg.SocketBufferBytes, err = parseBytes(*sockbuf); err != nil {
@@ -215,7 +206,7 @@ func benchProcs(args []string, n int, sizes []int) ([]time.Duration, error) {
 	cmds := make([]*exec.Cmd, n)
 	var out io.ReadCloser
 	for i := range n {
-		a := append([]string{"bench-allreduce"}, args...)
+		a := append([]string{"bench", "allreduce"}, args...)
 		a = append(a, "--worker", strconv.Itoa(i)+"/"+strings.Join(addrs, ","))
 		c := exec.Command(self, a...)
 		c.Stderr = os.Stderr

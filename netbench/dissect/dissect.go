@@ -45,7 +45,8 @@ type Packet struct {
 
 	// scratch
 	infoScratch span.Text
-	udpPayload  []byte
+	tcpPayload  []byte // first non-empty TCP payload (tshark's first tcp.payload)
+	udpPayload  []byte // first UDP payload (tshark's first udp.payload)
 	tcpDone     bool
 	udpDone     bool
 }
@@ -101,6 +102,13 @@ func (d *Dissector) Dissect(f *capture.Frame, p *Packet) {
 	if p.Protocol == "" {
 		p.Protocol = "Unknown"
 	}
+	// tshark's -e tcp.payload -e udp.payload -E occurrence=f: the first TCP
+	// payload when there is one, else the first UDP payload.
+	if len(p.tcpPayload) > 0 {
+		p.Payload = p.tcpPayload
+	} else {
+		p.Payload = p.udpPayload
+	}
 }
 
 func (p *Packet) reset() {
@@ -118,6 +126,7 @@ type ctx struct {
 	frame     *capture.Frame
 	truncated bool // captured bytes shorter than the wire length
 	ipDepth   int
+	tunnels   int // encapsulations followed so far (bounded by maxTunnelDepth)
 	// the innermost IP addresses, used for conversation keys
 	src, dst netip.Addr
 	// fragment reassembly: set when the current IP payload is a reassembled datagram

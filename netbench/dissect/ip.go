@@ -194,7 +194,91 @@ func (c *ctx) ipPayload(proto uint8, b []byte, ver int) {
 		c.ipv4(b)
 	case protoIPv6:
 		c.ipv6(b)
+	case protoGRE:
+		if !c.gre(b) {
+			c.ipOther(proto, b, ver)
+		}
+	case protoICMP, protoICMPv6:
+		c.icmpErrorPayload(proto, b)
+		c.ipOther(proto, b, ver)
 	default:
 		c.ipOther(proto, b, ver)
+	}
+}
+
+// icmpErrorPayload records the transport payload of the datagram quoted in an
+// ICMP or ICMPv6 error message: tshark dissects the quoted IP, UDP and TCP
+// headers, so its udp.payload / tcp.payload fields come from them.
+func (c *ctx) icmpErrorPayload(proto uint8, b []byte) {
+	if len(b) < 8 {
+		return
+	}
+	typ := b[0]
+	inner := b[8:]
+	var next uint8
+	if proto == protoICMP {
+		switch typ {
+		case 3, 4, 5, 11, 12:
+		default:
+			return
+		}
+		if len(inner) < 20 || inner[0]>>4 != 4 {
+			return
+		}
+		ihl := int(inner[0]&0x0f) * 4
+		if ihl < 20 || ihl > len(inner) {
+			return
+		}
+		if binary.BigEndian.Uint16(inner[6:])&0x1fff != 0 {
+			return // not the first fragment: no transport header
+		}
+		next = inner[9]
+		if total := int(binary.BigEndian.Uint16(inner[2:])); total >= ihl && total < len(inner) {
+			inner = inner[:total]
+		}
+		inner = inner[ihl:]
+	} else {
+		if typ < 1 || typ > 4 {
+			return
+		}
+		if len(inner) < 40 || inner[0]>>4 != 6 {
+			return
+		}
+		next = inner[6]
+		if plen := int(binary.BigEndian.Uint16(inner[4:])); plen > 0 && 40+plen < len(inner) {
+			inner = inner[:40+plen]
+		}
+		inner = inner[40:]
+		for next == protoHopOpts || next == protoRouting || next == protoDstOpts {
+			if len(inner) < 8 {
+				return
+			}
+			n := (int(inner[1]) + 1) * 8
+			if n > len(inner) {
+				return
+			}
+			next, inner = inner[0], inner[n:]
+		}
+	}
+	p := c.p
+	switch next {
+	case protoUDP:
+		if len(inner) < 8 || p.udpDone {
+			return
+		}
+		pl := inner[8:]
+		if ulen := int(binary.BigEndian.Uint16(inner[4:])); ulen >= 8 && ulen-8 < len(pl) {
+			pl = pl[:ulen-8]
+		}
+		p.udpDone = true
+		p.udpPayload = pl
+	case protoTCP:
+		if len(inner) < 20 || len(p.tcpPayload) > 0 {
+			return
+		}
+		hl := int(inner[12]>>4) * 4
+		if hl >= 20 && hl < len(inner) {
+			p.tcpPayload = inner[hl:]
+		}
 	}
 }

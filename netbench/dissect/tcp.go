@@ -148,8 +148,8 @@ func (c *ctx) tcp(b []byte) {
 	if p.TCP == (TCPFields{}) {
 		p.TCP = TCPFields{Flags: flags, Seq: seq, Ack: ack, Window: win, Len: seglen}
 	}
-	if len(p.Payload) == 0 && seglen > 0 {
-		p.Payload = payload
+	if len(p.tcpPayload) == 0 && seglen > 0 {
+		p.tcpPayload = payload
 	}
 
 	key, dir := makeTCPKey(c.src, c.dst, sp, dp)

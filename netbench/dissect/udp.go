@@ -46,9 +46,7 @@ func (c *ctx) udp(b []byte) {
 	}
 	if !p.udpDone {
 		p.udpDone = true
-		if len(p.Payload) == 0 {
-			p.Payload = payload
-		}
+		p.udpPayload = payload
 	}
 	c.setProto("UDP")
 	t := c.clearInfo()

@@ -127,6 +127,7 @@ type ctx struct {
 	truncated bool // captured bytes shorter than the wire length
 	ipDepth   int
 	tunnels   int // encapsulations followed so far (bounded by maxTunnelDepth)
+	ipMissing int // bytes of the current IP payload past the captured data
 	// the innermost IP addresses, used for conversation keys
 	src, dst netip.Addr
 	// fragment reassembly: set when the current IP payload is a reassembled datagram

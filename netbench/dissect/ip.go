@@ -104,7 +104,9 @@ func (c *ctx) ipv4(b []byte) {
 		}
 		c.reassembled = true
 		payload = whole
+		end = total
 	}
+	c.ipMissing = c.missing(total - end)
 	c.ipPayload(proto, payload, 4)
 }
 
@@ -127,6 +129,10 @@ func (c *ctx) ipv6(b []byte) {
 	}
 	next := b[6]
 	rest := b[40:end]
+	missing := 0
+	if plen != 0 {
+		missing = 40 + plen - end
+	}
 	for {
 		switch next {
 		case protoHopOpts, protoRouting, protoDstOpts:
@@ -171,6 +177,7 @@ func (c *ctx) ipv6(b []byte) {
 			}
 			c.reassembled = true
 			next, rest = nxt, whole
+			missing = 0
 			continue
 		case protoNoNext:
 			c.setProto("IPv6")
@@ -179,7 +186,21 @@ func (c *ctx) ipv6(b []byte) {
 		}
 		break
 	}
+	c.ipMissing = c.missing(missing)
 	c.ipPayload(next, rest, 6)
+}
+
+// missing bounds the bytes an IP header says are missing from the end of
+// its payload by those missing from the end of the frame: like tshark's
+// reported length, a length field never reaches past the frame on the wire.
+func (c *ctx) missing(n int) int {
+	if fm := c.frame.OrigLen - len(c.frame.Data); n > fm {
+		n = fm
+	}
+	if n < 0 {
+		n = 0
+	}
+	return n
 }
 
 // ipPayload dispatches an IP payload on its protocol number.

@@ -76,6 +76,13 @@ type Dissector struct {
 	frags  *fragTable
 	frame  int
 	linkOK bool
+
+	// Per-frame scratch, kept here so that nothing escapes to the heap per
+	// frame: the frame context and, per nesting level, the segment and
+	// datagram handed to application dissectors.
+	c    ctx
+	segs [maxTunnelDepth + 2]tcpSegment
+	dgs  [maxTunnelDepth + 2]udpDatagram
 }
 
 // New returns a Dissector with the given configuration.
@@ -97,7 +104,8 @@ func (d *Dissector) Dissect(f *capture.Frame, p *Packet) {
 	p.reset()
 	p.Number = f.Index
 	p.FrameLen = f.OrigLen
-	c := ctx{d: d, p: p, frame: f, truncated: len(f.Data) < f.OrigLen}
+	d.c = ctx{d: d, p: p, frame: f, truncated: len(f.Data) < f.OrigLen}
+	c := &d.c
 	c.link(f.LinkType, f.Data)
 	if p.Protocol == "" {
 		p.Protocol = "Unknown"
@@ -128,6 +136,8 @@ type ctx struct {
 	ipDepth   int
 	tunnels   int // encapsulations followed so far (bounded by maxTunnelDepth)
 	ipMissing int // bytes of the current IP payload past the captured data
+	nTCP      int // TCP headers dissected so far in this frame
+	nUDP      int // UDP headers dissected so far in this frame
 	// the innermost IP addresses, used for conversation keys
 	src, dst netip.Addr
 	// fragment reassembly: set when the current IP payload is a reassembled datagram

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"strconv"
 )
 
 // IP protocol numbers.
@@ -99,7 +100,15 @@ func (c *ctx) ipv4(b []byte) {
 		if !done {
 			c.setProto("IPv4")
 			t := c.clearInfo()
-			t.Field(0, fmt.Sprintf("Fragmented IP protocol (proto=%s %d, off=%d, ID=%04x)", ipProtoName(proto), proto, off, id))
+			t.Lit("Fragmented IP protocol (proto=")
+			t.Lit(ipProtoName(proto))
+			t.Lit(" ")
+			t.B = strconv.AppendUint(t.B, uint64(proto), 10)
+			t.Lit(", off=")
+			t.B = strconv.AppendInt(t.B, int64(off), 10)
+			t.Lit(", ID=")
+			t.B = appendHex(t.B, uint64(id), 4)
+			t.Lit(")")
 			return
 		}
 		c.reassembled = true
@@ -172,7 +181,15 @@ func (c *ctx) ipv6(b []byte) {
 				if mf {
 					more = "y"
 				}
-				t.Lit(fmt.Sprintf("IPv6 fragment (off=%d more=%s ident=0x%08x nxt=%d)", off, more, ident, nxt))
+				t.Lit("IPv6 fragment (off=")
+				t.B = strconv.AppendInt(t.B, int64(off), 10)
+				t.Lit(" more=")
+				t.Lit(more)
+				t.Lit(" ident=0x")
+				t.B = appendHex(t.B, uint64(ident), 8)
+				t.Lit(" nxt=")
+				t.B = strconv.AppendUint(t.B, uint64(nxt), 10)
+				t.Lit(")")
 				return
 			}
 			c.reassembled = true
@@ -302,4 +319,20 @@ func (c *ctx) icmpErrorPayload(proto uint8, b []byte) {
 			p.tcpPayload = inner[hl:]
 		}
 	}
+}
+
+// appendHex appends v in lower-case hexadecimal, zero-padded to width digits.
+func appendHex(b []byte, v uint64, width int) []byte {
+	const digits = "0123456789abcdef"
+	var tmp [16]byte
+	i := len(tmp)
+	for v > 0 || len(tmp)-i < width {
+		i--
+		tmp[i] = digits[v&0xf]
+		v >>= 4
+		if i == 0 {
+			break
+		}
+	}
+	return append(b, tmp[i:]...)
 }

@@ -214,7 +214,9 @@ func (c *ctx) tcp(b []byte) {
 		fwd.isFirstAck = false
 	}
 
-	seg := tcpSegment{c: c, conv: conv, dir: dir, srcPort: sp, dstPort: dp, flags: flags, relSeq: relSeq, payload: payload}
+	seg := &c.d.segs[min(c.nTCP, len(c.d.segs)-1)]
+	c.nTCP++
+	*seg = tcpSegment{c: c, conv: conv, dir: dir, srcPort: sp, dstPort: dp, flags: flags, relSeq: relSeq, payload: payload}
 	seg.analysis = analysis
 	conv.lastFrame = p.Number
 
@@ -238,7 +240,7 @@ func (c *ctx) tcp(b []byte) {
 	t.Uint(span.PayloadLen, uint64(seglen))
 	writeOptions(t, opts, rev)
 
-	c.fenceB, c.fenceS = prefixAnalysis(t, analysis, fwd)
+	c.fenceB, c.fenceS = prefixAnalysis(t, &p.infoScratch, analysis, fwd)
 
 	if truncated && seglen > 0 {
 		// tshark's tcp.payload item runs past the captured bytes.
@@ -246,7 +248,7 @@ func (c *ctx) tcp(b []byte) {
 		return
 	}
 	if seglen > 0 {
-		c.tcpPayload(&seg)
+		c.tcpPayload(seg)
 	}
 }
 
@@ -374,12 +376,14 @@ func writeOptions(t *span.Text, opts []byte, rev *tcpFlow) {
 }
 
 // prefixAnalysis puts tshark's sequence-analysis notes in front of the Info
-// column, in the order tshark's successive prepends leave them.
-func prefixAnalysis(t *span.Text, a uint32, fwd *tcpFlow) (fenceB, fenceS int) {
+// column, in the order tshark's successive col_prepend_fence_fstr calls
+// leave them, and returns the fence (the end of the notes). pre is scratch
+// storage.
+func prefixAnalysis(t, pre *span.Text, a uint32, fwd *tcpFlow) (fenceB, fenceS int) {
 	if a == 0 {
 		return 0, 0
 	}
-	var pre span.Text
+	pre.Reset()
 	add := func(flag uint32, s string) {
 		if a&flag != 0 {
 			pre.Field(span.Analysis, s)
@@ -391,7 +395,13 @@ func prefixAnalysis(t *span.Text, a uint32, fwd *tcpFlow) (fenceB, fenceS int) {
 	add(taZeroWindowProbe, "[TCP ZeroWindowProbe]")
 	add(taZeroWindow, "[TCP ZeroWindow]")
 	if a&taDuplicateAck != 0 {
-		pre.Field(span.Analysis, "[TCP Dup ACK "+strconv.Itoa(fwd.lastNonDupAck)+"#"+strconv.Itoa(fwd.dupAckNum)+"]")
+		s := pre.Begin()
+		pre.Lit("[TCP Dup ACK ")
+		pre.B = strconv.AppendInt(pre.B, int64(fwd.lastNonDupAck), 10)
+		pre.Lit("#")
+		pre.B = strconv.AppendInt(pre.B, int64(fwd.dupAckNum), 10)
+		pre.Lit("]")
+		pre.End(span.Analysis, s)
 		pre.Lit(" ")
 	}
 	add(taKeepAliveAck, "[TCP Keep-Alive ACK]")
@@ -405,21 +415,24 @@ func prefixAnalysis(t *span.Text, a uint32, fwd *tcpFlow) (fenceB, fenceS int) {
 	add(taFastRetransmission, "[TCP Fast Retransmission]")
 	add(taRetransmission, "[TCP Retransmission]")
 	add(taPortsReused, "[TCP Port numbers reused]")
-	prefixText(t, &pre)
+	prefixText(t, pre)
 	return len(pre.B), len(pre.Spans)
 }
 
-// prefixText puts pre in front of t, shifting t's spans.
+// prefixText puts pre in front of t in place, shifting t's spans.
 func prefixText(t *span.Text, pre *span.Text) {
-	n := int32(len(pre.B))
-	old := append([]byte(nil), t.B...)
-	oldSpans := append([]span.Span(nil), t.Spans...)
-	t.Reset()
-	t.Append(pre)
-	t.B = append(t.B, old...)
-	for _, s := range oldSpans {
-		t.Spans = append(t.Spans, span.Span{Start: s.Start + n, End: s.End + n, Kind: s.Kind})
+	n, ns := len(pre.B), len(pre.Spans)
+	old, oldS := len(t.B), len(t.Spans)
+	t.B = append(t.B, pre.B...) // grow by n
+	copy(t.B[n:], t.B[:old])
+	copy(t.B, pre.B)
+	t.Spans = append(t.Spans, pre.Spans...) // grow by ns
+	copy(t.Spans[ns:], t.Spans[:oldS])
+	for i := ns; i < len(t.Spans); i++ {
+		t.Spans[i].Start += int32(n)
+		t.Spans[i].End += int32(n)
 	}
+	copy(t.Spans, pre.Spans)
 }
 
 func seqGT(a, b uint32) bool { return int32(a-b) > 0 }

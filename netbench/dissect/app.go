@@ -94,8 +94,21 @@ func (c *ctx) tcpPayload(s *tcpSegment) {
 		return
 	}
 	fl := &conv.flows[s.dir]
-	if s.analysis&(taRetransmission|taSpuriousRetransmission) != 0 && fl.streamSet && seqLT(s.relSeq, fl.streamPos) {
-		// Data already handed to the application: tshark does not dissect it again.
+	if s.analysis&(taRetransmission|taSpuriousRetransmission) != 0 {
+		// tshark hands retransmitted data to its data dissector (or
+		// recognises it as part of a PDU seen already): no application
+		// rendering and no reassembly note.
+		return
+	}
+	if fl.streamSet && seqLT(s.relSeq, fl.streamPos) && s.analysis&(taOutOfOrder|taKeepAlive) != 0 {
+		// Out-of-order data and keep-alive bytes before the point the
+		// application has reached: inside a PDU still being reassembled
+		// they become one more segment of it; otherwise tshark shows them
+		// as data.
+		if start := fl.streamPos - uint32(len(fl.pending)); len(fl.pending) > 0 && !seqLT(s.relSeq, start) {
+			c.setProto("TCP")
+			c.colSep(" ").Field(span.Analysis, "[TCP segment of a reassembled PDU]")
+		}
 		return
 	}
 	data := s.payload

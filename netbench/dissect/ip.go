@@ -196,9 +196,21 @@ func (c *ctx) ipv6(b []byte) {
 			next, rest = nxt, whole
 			missing = 0
 			continue
+		case protoAH:
+			if len(rest) < 8 {
+				c.malformed("IPv6", "truncated AH header")
+				return
+			}
+			n := (int(rest[1]) + 2) * 4
+			if n > len(rest) {
+				c.malformed("IPv6", "truncated AH header")
+				return
+			}
+			next, rest = rest[0], rest[n:]
+			continue
 		case protoNoNext:
 			c.setProto("IPv6")
-			c.clearInfo()
+			c.clearInfo().Lit("IPv6 no next header")
 			return
 		}
 		break
@@ -232,6 +244,14 @@ func (c *ctx) ipPayload(proto uint8, b []byte, ver int) {
 		c.ipv4(b)
 	case protoIPv6:
 		c.ipv6(b)
+	case protoAH:
+		// The authentication header is followed by the protected payload,
+		// which tshark dissects in place.
+		if len(b) >= 8 && (int(b[1])+2)*4 <= len(b) && c.enterTunnel() {
+			c.ipPayload(b[0], b[(int(b[1])+2)*4:], ver)
+			return
+		}
+		c.ipOther(proto, b, ver)
 	case protoGRE:
 		if !c.gre(b) {
 			c.ipOther(proto, b, ver)

@@ -246,6 +246,12 @@ func (c *ctx) malformed(proto, why string) {
 		c.setProto(proto)
 	}
 	t := &c.p.Info
+	if c.truncated {
+		// The header runs past the captured bytes of a frame cut short
+		// by the snapshot length: tshark's BoundsError.
+		t.Lit("[Packet size limited during capture]")
+		return
+	}
 	t.Lit("[Malformed Packet]")
 }
 

@@ -579,7 +579,9 @@ func (c *ctx) retransmissionType(conv *tcpConv, fwd, rev *tcpFlow, seq, seglen u
 	}
 	// Fast retransmission: at least two duplicate ACKs in the other
 	// direction for this sequence number, within 20 ms.
-	if rev.dupAckNum >= 2 && rev.lastAck == seq && now.Sub(rev.lastAckTime) < 20*time.Millisecond {
+	// tshark computes the time differences as unsigned 64-bit nanoseconds,
+	// so a timestamp that goes backwards is never "close".
+	if d := now.Sub(rev.lastAckTime); rev.dupAckNum >= 2 && rev.lastAck == seq && d >= 0 && d < 20*time.Millisecond {
 		return taFastRetransmission
 	}
 	// Out-of-order: close to the segment with the highest sequence number.
@@ -591,7 +593,7 @@ func (c *ctx) retransmissionType(conv *tcpConv, fwd, rev *tcpFlow, seq, seglen u
 	if flags&(thSYN|thFIN) != 0 {
 		next++
 	}
-	if now.Sub(fwd.nextSeqTime) < thres && fwd.nextSeq != next {
+	if d := now.Sub(fwd.nextSeqTime); d >= 0 && d < thres && fwd.nextSeq != next {
 		return taOutOfOrder
 	}
 	return taRetransmission

@@ -137,9 +137,31 @@ func (c *ctx) tcp(b []byte) {
 	_ = first
 	c.setProto("TCP")
 	t := c.clearInfo()
-	if hlen < 20 {
+	if hlen < 20 || hlen > len(b)+c.ipMissing {
+		// No sequence analysis: tshark has no segment length. It shows the
+		// raw numbers, then gives up (bogus length) or shows the options
+		// until they run past the segment.
 		writePorts(t, sp, dp)
-		t.Lit(" [BOGUS TCP HEADER LENGTH (" + strconv.Itoa(hlen) + ", must be at least 20)]")
+		t.Lit(" ")
+		writeFlags(t, flags)
+		t.Lit(" Seq=")
+		t.Uint(span.Seq, uint64(seq))
+		if flags&thACK != 0 {
+			t.Lit(" Ack=")
+			t.Uint(span.Ack, uint64(ack))
+		}
+		t.Lit(" Win=")
+		t.Uint(span.Window, uint64(win))
+		if hlen < 20 {
+			t.Lit(", bogus TCP header length (" + strconv.Itoa(hlen) + ", must be at least 20)")
+			return
+		}
+		c.p.Skip, c.p.SkipReason = true, "TCP header longer than the segment"
+		if writeShortOptions(t, b[20:], hlen-20) {
+			t.Lit("[Malformed Packet: length of contained item exceeds length of containing item]")
+		} else {
+			t.Lit("[Malformed Packet]")
+		}
 		return
 	}
 	if hlen > len(b) {
@@ -373,6 +395,38 @@ func writeOptions(t *span.Text, opts []byte, rev *tcpFlow) {
 		}
 		t.End(span.Option, start)
 	}
+}
+
+// writeShortOptions writes the options of a header cut short (avail bytes
+// of the hlen-20 announced): those that fit, as writeOptions does. It
+// reports whether it stopped at an option whose length runs past the
+// bytes (tshark's ContainedBoundsError) rather than at a missing byte.
+func writeShortOptions(t *span.Text, avail []byte, n int) (contained bool) {
+	if n > len(avail) {
+		n = len(avail)
+	}
+	opts := avail[:n]
+	i := 0
+	for i < len(opts) {
+		kind := opts[i]
+		if kind == 0 || kind == 1 {
+			i++
+			continue
+		}
+		if i+1 >= len(opts) {
+			return false
+		}
+		l := int(opts[i+1])
+		if l < 2 {
+			return false
+		}
+		if i+l > len(opts) {
+			return true
+		}
+		writeOptions(t, opts[i:i+l], &tcpFlow{})
+		i += l
+	}
+	return false
 }
 
 // prefixAnalysis puts tshark's sequence-analysis notes in front of the Info

@@ -319,3 +319,23 @@ func TestAnalysisSpans(t *testing.T) {
 		t.Errorf("spans %v", kinds)
 	}
 }
+
+// TestTCPShortHeader: a header longer than the segment (here cut by the IP
+// length) shows raw numbers and the options that fit, then the error.
+func TestTCPShortHeader(t *testing.T) {
+	opts := append(append(optMSS(1460), 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1), optWS(7)...)
+	tcp := tcpHeader(8009, 38856, seg{flags: thSYN | thACK, seq: 2476748472, ack: 1925569328, win: 14480, opts: opts})
+	pkt := ipv4Packet(addrA, addrB, 6, tcp[:len(tcp)-4])
+	p := renderOne(t, capture.LinkRaw, pkt)
+	want := "8009 → 38856 [SYN, ACK] Seq=2476748472 Ack=1925569328 Win=14480 MSS=1460 SACK_PERM TSval=1 TSecr=0[Malformed Packet]"
+	if got := p.Info.String(); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	// An option whose length runs past the segment.
+	tcp = tcpHeader(8009, 38856, seg{flags: thACK, seq: 1, ack: 2, win: 114, opts: []byte{1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2}})
+	p = renderOne(t, capture.LinkRaw, ipv4Packet(addrA, addrB, 6, tcp[:len(tcp)-4]))
+	want = "8009 → 38856 [ACK] Seq=1 Ack=2 Win=114[Malformed Packet: length of contained item exceeds length of containing item]"
+	if got := p.Info.String(); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}

@@ -142,6 +142,7 @@ type ctx struct {
 	src, dst netip.Addr
 	// fragment reassembly: set when the current IP payload is a reassembled datagram
 	reassembled bool
+	ipTTL       uint8 // TTL / hop limit of the innermost IP header
 	// the Info column's fence (see colClear)
 	fenceB, fenceS int
 }

@@ -74,6 +74,7 @@ func (c *ctx) ipv4(b []byte) {
 	src := netip.AddrFrom4([4]byte(b[12:16]))
 	dst := netip.AddrFrom4([4]byte(b[16:20]))
 	c.setAddrs(src, dst)
+	c.ipTTL = b[8]
 	if total == 0 && len(b) > 0 { // TSO: length left to the hardware
 		total = len(b)
 	}
@@ -107,7 +108,7 @@ func (c *ctx) ipv4(b []byte) {
 			t.Lit(", off=")
 			t.B = strconv.AppendInt(t.B, int64(off), 10)
 			t.Lit(", ID=")
-			t.B = appendHex(t.B, uint64(id), 4)
+			t.B = appendHexWidth(t.B, uint64(id), 4)
 			t.Lit(")")
 			return
 		}
@@ -127,6 +128,7 @@ func (c *ctx) ipv6(b []byte) {
 	src := netip.AddrFrom16([16]byte(b[8:24]))
 	dst := netip.AddrFrom16([16]byte(b[24:40]))
 	c.setAddrs(src, dst)
+	c.ipTTL = b[7]
 	plen := int(binary.BigEndian.Uint16(b[4:]))
 	end := 40 + plen
 	if plen == 0 { // jumbogram or TSO
@@ -186,7 +188,7 @@ func (c *ctx) ipv6(b []byte) {
 				t.Lit(" more=")
 				t.Lit(more)
 				t.Lit(" ident=0x")
-				t.B = appendHex(t.B, uint64(ident), 8)
+				t.B = appendHexWidth(t.B, uint64(ident), 8)
 				t.Lit(" nxt=")
 				t.B = strconv.AppendUint(t.B, uint64(nxt), 10)
 				t.Lit(")")
@@ -253,7 +255,7 @@ func (c *ctx) ipPayload(proto uint8, b []byte, ver int) {
 		}
 		c.ipOther(proto, b, ver)
 	case protoGRE:
-		if !c.gre(b) {
+		if !c.greTunnel(b) {
 			c.ipOther(proto, b, ver)
 		}
 	case protoICMP, protoICMPv6:
@@ -341,8 +343,8 @@ func (c *ctx) icmpErrorPayload(proto uint8, b []byte) {
 	}
 }
 
-// appendHex appends v in lower-case hexadecimal, zero-padded to width digits.
-func appendHex(b []byte, v uint64, width int) []byte {
+// appendHexWidth appends v in lower-case hexadecimal, zero-padded to width digits.
+func appendHexWidth(b []byte, v uint64, width int) []byte {
 	const digits = "0123456789abcdef"
 	var tmp [16]byte
 	i := len(tmp)

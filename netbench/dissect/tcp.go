@@ -78,6 +78,10 @@ type tcpFlow struct {
 	pending   []byte
 	streamPos uint32 // relative seq of the next byte the application expects
 	streamSet bool
+	msps      [maxMSPs]tcpMSP // the last PDUs reassembled from several segments
+	nMSP      int
+	mspEnd    uint32 // where the PDU being reassembled ends, when mspEndSet
+	mspEndSet bool
 }
 
 // tcpConv is a TCP conversation: both directions and the application state.
@@ -110,6 +114,13 @@ type tcpSegment struct {
 	payload  []byte
 	analysis uint32 // analysis flags set for this segment
 	rendered bool   // the application rendered a complete PDU
+	// need may be set by an application that returns with bytes left
+	// over: how many bytes past the end of the data it was given complete
+	// the PDU (tshark's pinfo->desegment_len). 0 means unknown ("one more
+	// segment"). With it the core knows where the PDU ends, and treats a
+	// segment after a capture gap that still falls inside the PDU as one
+	// more (never completed) segment of it, as tshark does.
+	need int
 }
 
 func (c *ctx) tcp(b []byte) {

@@ -236,6 +236,9 @@ func (lpApp) dissect(s *tcpSegment, data []byte) int {
 		n += 1 + int(data[n])
 		s.done()
 	}
+	if n < len(data) {
+		s.need = 1 + int(data[n]) - (len(data) - n)
+	}
 	return n
 }
 
@@ -338,4 +341,23 @@ func TestTCPShortHeader(t *testing.T) {
 	if got := p.Info.String(); got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
+}
+
+// TestTCPReassemblyGap: after a capture gap, a segment inside the PDU being
+// reassembled is one more segment of it; one past its end starts afresh.
+func TestTCPReassemblyGap(t *testing.T) {
+	const port = 40999
+	tcpPortApps[port] = lpApp{}
+	defer delete(tcpPortApps, port)
+	segs := append(handshake(),
+		seg{flags: thACK, seq: isnA + 1, ack: isnB + 1, win: 502, payload: []byte{10, 'a', 'b', 'c'}},  // 4: needs 7 more
+		seg{flags: thACK, seq: isnA + 8, ack: isnB + 1, win: 502, payload: []byte{'h', 'i', 'j', 'k'}}, // 5: after a gap, inside
+		seg{flags: thACK, seq: isnA + 12, ack: isnB + 1, win: 502, payload: []byte{2, 'x', 'y'}},       // 6: a new PDU
+	)
+	got := renderSegsPort(t, segs, port)
+	checkLines(t, got, map[int]string{
+		3: "TCP | 40000 → 40999 [ACK] Seq=1 Ack=1 Win=64256 Len=4 [TCP segment of a reassembled PDU]",
+		4: "TCP | [TCP Previous segment not captured] 40000 → 40999 [ACK] Seq=8 Ack=1 Win=64256 Len=4 [TCP segment of a reassembled PDU]",
+		5: "LP | PDU 2",
+	})
 }

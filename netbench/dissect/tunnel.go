@@ -148,9 +148,9 @@ func (teredoApp) dissect(c *ctx, u *udpDatagram) bool {
 	return true
 }
 
-// gre follows a GRE packet to what it carries; it reports false when it
+// greTunnel follows a GRE packet to what it carries; it reports false when it
 // carries something this package does not follow.
-func (c *ctx) gre(b []byte) bool {
+func (c *ctx) greTunnel(b []byte) bool {
 	if len(b) < 4 {
 		return false
 	}

@@ -125,8 +125,8 @@ func TestAppendHex(t *testing.T) {
 		width int
 		want  string
 	}{{0, 4, "0000"}, {0x2cf1, 4, "2cf1"}, {0xabc, 8, "00000abc"}, {0x123456789, 4, "123456789"}} {
-		if got := string(appendHex(nil, tc.v, tc.width)); got != tc.want {
-			t.Errorf("appendHex(%x, %d) = %s", tc.v, tc.width, got)
+		if got := string(appendHexWidth(nil, tc.v, tc.width)); got != tc.want {
+			t.Errorf("appendHexWidth(%x, %d) = %s", tc.v, tc.width, got)
 		}
 	}
 }

@@ -122,7 +122,7 @@ func (c *ctx) tcpPayload(s *tcpSegment) {
 		// First data in this direction, or a gap: start afresh here.
 		fl.pending = fl.pending[:0]
 	case len(fl.pending) > 0:
-		fl.pending = append(fl.pending, data...)
+		fl.pending = appendPending(fl.pending, data)
 		data = fl.pending
 	}
 	held := len(data) - len(s.payload)
@@ -147,7 +147,7 @@ func (c *ctx) tcpPayload(s *tcpSegment) {
 		// Give up on a PDU larger than any real one: drop it.
 		fl.pending = fl.pending[:0]
 	} else {
-		fl.pending = append(fl.pending[:0], rest...) // rest may alias pending: copy moves forward
+		fl.pending = appendPending(fl.pending[:0], rest) // rest may alias pending: copy moves forward
 	}
 	if !s.rendered {
 		c.setProto("TCP")
@@ -208,6 +208,17 @@ func (fl *tcpFlow) findMSP(seq uint32) *tcpMSP {
 		}
 	}
 	return nil
+}
+
+// appendPending appends b to the held-back bytes p, growing p in large steps
+// so that a PDU spread over many segments costs few allocations.
+func appendPending(p, b []byte) []byte {
+	if need := len(p) + len(b); need > cap(p) {
+		q := make([]byte, len(p), max(2*need, 4096))
+		copy(q, p)
+		p = q
+	}
+	return append(p, b...)
 }
 
 // maxPending bounds the bytes held back for one direction of a conversation.

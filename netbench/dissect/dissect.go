@@ -98,8 +98,26 @@ func New(cfg Config) *Dissector {
 	}
 }
 
+// recoverPanics makes Dissect turn a panic of a dissector into a malformed
+// frame, as tshark turns a dissector exception into "[Malformed Packet]",
+// so that one bad frame never takes a batch down. The fuzz test turns it
+// off to find such bugs.
+var recoverPanics = true
+
 // Dissect renders frame f into p.
 func (d *Dissector) Dissect(f *capture.Frame, p *Packet) {
+	if recoverPanics {
+		defer func() {
+			if r := recover(); r != nil {
+				p.Skip = true
+				p.SkipReason = "dissector failure"
+				if p.Protocol == "" {
+					p.Protocol = "Unknown"
+				}
+				p.Info.Lit("[Malformed Packet]")
+			}
+		}()
+	}
 	d.frame++
 	p.reset()
 	p.Number = f.Index

@@ -63,6 +63,8 @@ func FuzzDissect(f *testing.F) {
 	for _, fr := range testdataFrames(f, 40) {
 		f.Add(uint16(fr.LinkType), fr.Data)
 	}
+	recoverPanics = false // let the fuzzer see dissector panics
+	defer func() { recoverPanics = true }()
 	f.Fuzz(func(t *testing.T, link uint16, data []byte) {
 		d := New(Config{MaxConversations: 64})
 		var p Packet
@@ -88,5 +90,25 @@ func FuzzDissect(f *testing.F) {
 			checkPacket(t, &p)
 			rest = rest[n:]
 		}
+	})
+}
+
+// panicApp is a test application whose dissector panics.
+type panicApp struct{}
+
+func (panicApp) dissect(s *tcpSegment, data []byte) int { panic("boom") }
+
+// TestDissectRecovers: a dissector panic renders a malformed frame and the
+// Dissector goes on with the next frame.
+func TestDissectRecovers(t *testing.T) {
+	const port = 40998
+	tcpPortApps[port] = panicApp{}
+	defer delete(tcpPortApps, port)
+	segs := append(handshake(), seg{flags: thACK | thPSH, seq: isnA + 1, ack: isnB + 1, win: 502, payload: []byte("x")},
+		seg{fromB: true, flags: thACK, seq: isnB + 1, ack: isnA + 2, win: 509})
+	got := renderSegsPort(t, segs, port)
+	checkLines(t, got, map[int]string{
+		3: "TCP | 40000 → 40998 [PSH, ACK] Seq=1 Ack=1 Win=64256 Len=1[Malformed Packet]",
+		4: "TCP | 40998 → 40000 [ACK] Seq=1 Ack=2 Win=130304 Len=0",
 	})
 }

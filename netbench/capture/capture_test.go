@@ -157,3 +157,26 @@ func FuzzReadCapture(f *testing.F) {
 		}
 	})
 }
+
+// TestReadPcapNG reads a two-interface pcapng capture (testdata of the
+// dissect package) as tshark does: six Ethernet frames with their lengths.
+func TestReadPcapNG(t *testing.T) {
+	r, err := Open("../dissect/testdata/zeek__pcapng-multi-interface.pcapng")
+	if err != nil {
+		t.Skip(err)
+	}
+	defer r.Close()
+	if r.Format() != FormatPcapNG {
+		t.Errorf("format %s", r.Format())
+	}
+	fr := readAll(t, r)
+	want := []int{96, 214, 70, 166, 70, 182}
+	if len(fr) != len(want) {
+		t.Fatalf("%d frames, want %d", len(fr), len(want))
+	}
+	for i, f := range fr {
+		if f.OrigLen != want[i] || len(f.Data) != want[i] || f.LinkType != LinkEthernet || f.Index != i+1 {
+			t.Errorf("frame %d: %d/%d bytes, link %d", f.Index, len(f.Data), f.OrigLen, f.LinkType)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package dissect
 
 import (
+	"bytes"
 	"encoding/binary"
 	"net/netip"
 	"strings"
@@ -13,7 +14,7 @@ import (
 
 // seg describes one TCP segment of a synthetic capture.
 type seg struct {
-	fromB    bool // sent by B (10.0.0.2:80) rather than A (10.0.0.1:40000)
+	fromB    bool // sent by B (10.0.0.2:portB) rather than A (10.0.0.1:40000)
 	flags    uint16
 	seq, ack uint32
 	win      uint16
@@ -22,6 +23,10 @@ type seg struct {
 	dt       time.Duration // time since the previous frame
 	snap     int           // captured bytes of the payload when > 0 (frame cut short)
 }
+
+// portB is B's port: one no application dissector claims, so that these
+// tests see the TCP core alone whatever protocols are registered.
+const portB = 47001
 
 var (
 	addrA = netip.MustParseAddr("10.0.0.1")
@@ -66,9 +71,9 @@ func renderSegs(t *testing.T, segs []seg) []string {
 	now := time.Unix(1700000000, 0)
 	var out []string
 	for i, s := range segs {
-		src, dst, sp, dp := addrA, addrB, uint16(40000), uint16(80)
+		src, dst, sp, dp := addrA, addrB, uint16(40000), uint16(portB)
 		if s.fromB {
-			src, dst, sp, dp = addrB, addrA, 80, 40000
+			src, dst, sp, dp = addrB, addrA, portB, 40000
 		}
 		pkt := ipv4Packet(src, dst, 6, tcpHeader(sp, dp, s))
 		orig := len(pkt)
@@ -120,15 +125,15 @@ func checkLines(t *testing.T, got []string, want map[int]string) {
 func TestTCPHandshakeAndScaling(t *testing.T) {
 	got := renderSegs(t, handshake())
 	checkLines(t, got, map[int]string{
-		0: "TCP | 40000 → 80 [SYN] Seq=0 Win=64240 Len=0 MSS=1460 WS=128",
-		1: "TCP | 80 → 40000 [SYN, ACK] Seq=0 Ack=1 Win=65160 Len=0 MSS=1460 WS=256",
-		2: "TCP | 40000 → 80 [ACK] Seq=1 Ack=1 Win=64256 Len=0",
+		0: "TCP | 40000 → 47001 [SYN] Seq=0 Win=64240 Len=0 MSS=1460 WS=128",
+		1: "TCP | 47001 → 40000 [SYN, ACK] Seq=0 Ack=1 Win=65160 Len=0 MSS=1460 WS=256",
+		2: "TCP | 40000 → 47001 [ACK] Seq=1 Ack=1 Win=64256 Len=0",
 	})
 	// Without WS in the SYN/ACK, neither side scales.
 	segs := handshake()
 	segs[1].opts = optMSS(1460)
 	got = renderSegs(t, segs)
-	checkLines(t, got, map[int]string{2: "TCP | 40000 → 80 [ACK] Seq=1 Ack=1 Win=502 Len=0"})
+	checkLines(t, got, map[int]string{2: "TCP | 40000 → 47001 [ACK] Seq=1 Ack=1 Win=502 Len=0"})
 }
 
 // TestTCPMidStream: a capture that starts mid-conversation numbers from 1.
@@ -138,13 +143,13 @@ func TestTCPMidStream(t *testing.T) {
 		{fromB: true, flags: thACK, seq: 9999, ack: 7781, win: 200},
 	})
 	checkLines(t, got, map[int]string{
-		0: "TCP | 40000 → 80 [PSH, ACK] Seq=1 Ack=1 Win=100 Len=4",
-		1: "TCP | 80 → 40000 [ACK] Seq=1 Ack=5 Win=200 Len=0",
+		0: "TCP | 40000 → 47001 [PSH, ACK] Seq=1 Ack=1 Win=100 Len=4",
+		1: "TCP | 47001 → 40000 [ACK] Seq=1 Ack=5 Win=200 Len=0",
 	})
 }
 
 func TestTCPAnalysis(t *testing.T) {
-	data := []byte("0123456789")
+	data := bytes.Repeat([]byte{0xee}, 10)
 	segs := append(handshake(),
 		seg{flags: thACK | thPSH, seq: isnA + 1, ack: isnB + 1, win: 502, payload: data},                        // 4
 		seg{fromB: true, flags: thACK, seq: isnB + 1, ack: isnA + 11, win: 509},                                 // 5
@@ -163,22 +168,22 @@ func TestTCPAnalysis(t *testing.T) {
 	)
 	got := renderSegs(t, segs)
 	checkLines(t, got, map[int]string{
-		3:  "TCP | 40000 → 80 [PSH, ACK] Seq=1 Ack=1 Win=64256 Len=10",
-		5:  "TCP | [TCP Dup ACK 5#1] 80 → 40000 [ACK] Seq=1 Ack=11 Win=130304 Len=0",
-		6:  "TCP | [TCP Dup ACK 5#2] 80 → 40000 [ACK] Seq=1 Ack=11 Win=130304 Len=0",
-		7:  "TCP | [TCP Spurious Retransmission] 40000 → 80 [PSH, ACK] Seq=1 Ack=1 Win=64256 Len=10",
-		9:  "TCP | [TCP Retransmission] 40000 → 80 [PSH, ACK] Seq=11 Ack=1 Win=64256 Len=10",
-		10: "TCP | [TCP Previous segment not captured] 40000 → 80 [PSH, ACK] Seq=31 Ack=1 Win=64256 Len=10",
-		11: "TCP | [TCP Out-Of-Order] 40000 → 80 [PSH, ACK] Seq=21 Ack=1 Win=64256 Len=10",
-		12: "TCP | [TCP Keep-Alive] 40000 → 80 [ACK] Seq=40 Ack=1 Win=64256 Len=0",
-		14: "TCP | [TCP ZeroWindow] 80 → 40000 [ACK] Seq=1 Ack=41 Win=0 Len=0",
-		15: "TCP | [TCP Window Update] 80 → 40000 [ACK] Seq=1 Ack=41 Win=130304 Len=0",
-		16: "TCP | [TCP ACKed unseen segment] 80 → 40000 [ACK] Seq=1 Ack=61 Win=130304 Len=0",
+		3:  "TCP | 40000 → 47001 [PSH, ACK] Seq=1 Ack=1 Win=64256 Len=10",
+		5:  "TCP | [TCP Dup ACK 5#1] 47001 → 40000 [ACK] Seq=1 Ack=11 Win=130304 Len=0",
+		6:  "TCP | [TCP Dup ACK 5#2] 47001 → 40000 [ACK] Seq=1 Ack=11 Win=130304 Len=0",
+		7:  "TCP | [TCP Spurious Retransmission] 40000 → 47001 [PSH, ACK] Seq=1 Ack=1 Win=64256 Len=10",
+		9:  "TCP | [TCP Retransmission] 40000 → 47001 [PSH, ACK] Seq=11 Ack=1 Win=64256 Len=10",
+		10: "TCP | [TCP Previous segment not captured] 40000 → 47001 [PSH, ACK] Seq=31 Ack=1 Win=64256 Len=10",
+		11: "TCP | [TCP Out-Of-Order] 40000 → 47001 [PSH, ACK] Seq=21 Ack=1 Win=64256 Len=10",
+		12: "TCP | [TCP Keep-Alive] 40000 → 47001 [ACK] Seq=40 Ack=1 Win=64256 Len=0",
+		14: "TCP | [TCP ZeroWindow] 47001 → 40000 [ACK] Seq=1 Ack=41 Win=0 Len=0",
+		15: "TCP | [TCP Window Update] 47001 → 40000 [ACK] Seq=1 Ack=41 Win=130304 Len=0",
+		16: "TCP | [TCP ACKed unseen segment] 47001 → 40000 [ACK] Seq=1 Ack=61 Win=130304 Len=0",
 	})
 }
 
 func TestTCPFastRetransmission(t *testing.T) {
-	data := []byte("0123456789")
+	data := bytes.Repeat([]byte{0xee}, 10)
 	segs := append(handshake(),
 		seg{flags: thACK, seq: isnA + 1, ack: isnB + 1, win: 502, payload: data},                        // 4
 		seg{flags: thACK, seq: isnA + 11, ack: isnB + 1, win: 502, payload: data},                       // 5 (lost on the way)
@@ -189,8 +194,8 @@ func TestTCPFastRetransmission(t *testing.T) {
 	)
 	got := renderSegs(t, segs)
 	checkLines(t, got, map[int]string{
-		7: "TCP | [TCP Dup ACK 6#2] 80 → 40000 [ACK] Seq=1 Ack=11 Win=130304 Len=0",
-		8: "TCP | [TCP Fast Retransmission] 40000 → 80 [ACK] Seq=11 Ack=1 Win=64256 Len=10",
+		7: "TCP | [TCP Dup ACK 6#2] 47001 → 40000 [ACK] Seq=1 Ack=11 Win=130304 Len=0",
+		8: "TCP | [TCP Fast Retransmission] 40000 → 47001 [ACK] Seq=11 Ack=1 Win=64256 Len=10",
 	})
 }
 
@@ -199,13 +204,13 @@ func TestTCPPortsReused(t *testing.T) {
 		seg{flags: thSYN, seq: 90000, win: 64240, opts: optMSS(1460), dt: time.Second})
 	got := renderSegs(t, segs)
 	checkLines(t, got, map[int]string{
-		4: "TCP | [TCP Port numbers reused] 40000 → 80 [SYN] Seq=0 Win=64240 Len=0 MSS=1460",
+		4: "TCP | [TCP Port numbers reused] 40000 → 47001 [SYN] Seq=0 Win=64240 Len=0 MSS=1460",
 	})
 	// The same SYN again is a retransmission, not a new conversation.
 	segs = append(handshake()[:1], seg{flags: thSYN, seq: isnA, win: 64240, opts: append(optMSS(1460), optWS(7)...), dt: time.Second})
 	got = renderSegs(t, segs)
 	checkLines(t, got, map[int]string{
-		1: "TCP | [TCP Retransmission] 40000 → 80 [SYN] Seq=0 Win=64240 Len=0 MSS=1460 WS=128",
+		1: "TCP | [TCP Retransmission] 40000 → 47001 [SYN] Seq=0 Win=64240 Len=0 MSS=1460 WS=128",
 	})
 }
 
@@ -216,8 +221,8 @@ func TestTCPSnapped(t *testing.T) {
 		seg{fromB: true, flags: thACK, seq: isnB + 1, ack: isnA + 101, win: 509})
 	got := renderSegs(t, segs)
 	checkLines(t, got, map[int]string{
-		3: "TCP | 40000 → 80 [PSH, ACK] Seq=1 Ack=1 Win=64256 Len=100[Packet size limited during capture]",
-		4: "TCP | 80 → 40000 [ACK] Seq=1 Ack=101 Win=130304 Len=0",
+		3: "TCP | 40000 → 47001 [PSH, ACK] Seq=1 Ack=1 Win=64256 Len=100[Packet size limited during capture]",
+		4: "TCP | 47001 → 40000 [ACK] Seq=1 Ack=101 Win=130304 Len=0",
 	})
 }
 
@@ -259,7 +264,7 @@ func TestTCPReassembly(t *testing.T) {
 			segs[i].payload = append([]byte(nil), segs[i].payload...)
 		}
 	}
-	// renderSegs uses port 80 on B; move B to the test port.
+	// renderSegsPort puts B on the test application's port.
 	got := renderSegsPort(t, segs, port)
 	checkLines(t, got, map[int]string{
 		3: "TCP | 40000 → 40999 [ACK] Seq=1 Ack=1 Win=64256 Len=3 [TCP segment of a reassembled PDU]",
@@ -302,23 +307,23 @@ func TestAnalysisSpans(t *testing.T) {
 	now := time.Unix(1700000000, 0)
 	var p Packet
 	for i, s := range segs {
-		src, dst, sp, dp := addrA, addrB, uint16(40000), uint16(80)
+		src, dst, sp, dp := addrA, addrB, uint16(40000), uint16(portB)
 		if s.fromB {
-			src, dst, sp, dp = addrB, addrA, 80, 40000
+			src, dst, sp, dp = addrB, addrA, portB, 40000
 		}
 		pkt := ipv4Packet(src, dst, 6, tcpHeader(sp, dp, s))
 		now = now.Add(10 * time.Millisecond)
 		d.Dissect(&capture.Frame{Index: i + 1, Time: now, OrigLen: len(pkt), Data: pkt, LinkType: capture.LinkRaw}, &p)
 	}
 	info := p.Info.String()
-	if !strings.HasPrefix(info, "[TCP Dup ACK 2#1] 80") {
+	if !strings.HasPrefix(info, "[TCP Dup ACK 2#1] 47001") {
 		t.Fatalf("info %q", info)
 	}
 	kinds := map[span.Kind]string{}
 	for _, s := range p.Info.Spans {
 		kinds[s.Kind] += info[s.Start:s.End] + ";"
 	}
-	if kinds[span.Analysis] != "[TCP Dup ACK 2#1];" || kinds[span.Port] != "80;40000;" || kinds[span.Window] != "130304;" {
+	if kinds[span.Analysis] != "[TCP Dup ACK 2#1];" || kinds[span.Port] != "47001;40000;" || kinds[span.Window] != "130304;" {
 		t.Errorf("spans %v", kinds)
 	}
 }

@@ -35,7 +35,7 @@ func renderOne(t *testing.T, lt capture.LinkType, data []byte) *Packet {
 
 // innerTCP is an IPv4/TCP SYN with 4 payload bytes.
 func innerTCP() []byte {
-	return ipv4Packet(addrA, addrB, 6, tcpHeader(40000, 80, seg{flags: thSYN, seq: 1, win: 1000, payload: []byte("GET ")}))
+	return ipv4Packet(addrA, addrB, 6, tcpHeader(40000, portB, seg{flags: thSYN, seq: 1, win: 1000, payload: []byte{0xee, 0xee, 0xee, 0xee}}))
 }
 
 func TestTunnels(t *testing.T) {
@@ -52,26 +52,26 @@ func TestTunnels(t *testing.T) {
 		proto string
 		p12   string
 	}{
-		{"GTP-U", ipv4Packet(addrA, addrB, 17, udpPacket(2152, 2152, gtp)), "GTP <TCP>", "47455420"},
-		{"GTP-U extension header", ipv4Packet(addrA, addrB, 17, udpPacket(2152, 2152, gtpExt)), "GTP <TCP>", "47455420"},
-		{"VXLAN", ipv4Packet(addrA, addrB, 17, udpPacket(50000, 4789, vxlan)), "TCP", "47455420"},
-		{"L2TP", ipv4Packet(addrA, addrB, 17, udpPacket(1701, 1701, l2tp)), "TCP", "47455420"},
-		{"GRE", ipv4Packet(addrA, addrB, 47, gre), "TCP", "47455420"},
-		{"IP in IP", ipv4Packet(addrA, addrB, 4, innerTCP()), "TCP", "47455420"},
-		{"Teredo", ipv4Packet(addrA, addrB, 17, udpPacket(3544, 50000, teredo)), "TCP", "47455420"},
+		{"GTP-U", ipv4Packet(addrA, addrB, 17, udpPacket(2152, 2152, gtp)), "GTP <TCP>", "eeeeeeee"},
+		{"GTP-U extension header", ipv4Packet(addrA, addrB, 17, udpPacket(2152, 2152, gtpExt)), "GTP <TCP>", "eeeeeeee"},
+		{"VXLAN", ipv4Packet(addrA, addrB, 17, udpPacket(50000, 4789, vxlan)), "TCP", "eeeeeeee"},
+		{"L2TP", ipv4Packet(addrA, addrB, 17, udpPacket(1701, 1701, l2tp)), "TCP", "eeeeeeee"},
+		{"GRE", ipv4Packet(addrA, addrB, 47, gre), "TCP", "eeeeeeee"},
+		{"IP in IP", ipv4Packet(addrA, addrB, 4, innerTCP()), "TCP", "eeeeeeee"},
+		{"Teredo", ipv4Packet(addrA, addrB, 17, udpPacket(3544, 50000, teredo)), "TCP", "eeeeeeee"},
 	} {
 		p := renderOne(t, capture.LinkRaw, tc.frame)
 		if p.Protocol != tc.proto || hex.EncodeToString(p.Payload12()) != tc.p12 {
 			t.Errorf("%s: %s | %s | %x, want protocol %s payload %s", tc.name, p.Protocol, p.Info.String(), p.Payload12(), tc.proto, tc.p12)
 		}
-		if got := p.Info.String(); got != "40000 → 80 [SYN] Seq=0 Win=1000 Len=4" {
+		if got := p.Info.String(); got != "40000 → 47001 [SYN] Seq=0 Win=1000 Len=4" {
 			t.Errorf("%s: info %q", tc.name, got)
 		}
 	}
 }
 
 func ipv6TCP() []byte {
-	tcp := tcpHeader(40000, 80, seg{flags: thSYN, seq: 1, win: 1000, payload: []byte("GET ")})
+	tcp := tcpHeader(40000, portB, seg{flags: thSYN, seq: 1, win: 1000, payload: []byte{0xee, 0xee, 0xee, 0xee}})
 	h := make([]byte, 40)
 	h[0] = 0x60
 	binary.BigEndian.PutUint16(h[4:], uint16(len(tcp)))
@@ -85,7 +85,7 @@ func ipv6TCP() []byte {
 // TestTunnelPayload: payload12 is the first TCP payload even under a UDP
 // tunnel, and the tunnel's UDP payload when the inner TCP carries none.
 func TestTunnelPayload(t *testing.T) {
-	inner := ipv4Packet(addrA, addrB, 6, tcpHeader(40000, 80, seg{flags: thACK, seq: 1, ack: 1, win: 1000}))
+	inner := ipv4Packet(addrA, addrB, 6, tcpHeader(40000, portB, seg{flags: thACK, seq: 1, ack: 1, win: 1000}))
 	gtp := append([]byte{0x30, 0xff, 0, 0, 0, 0, 0, 1}, inner...)
 	p := renderOne(t, capture.LinkRaw, ipv4Packet(addrA, addrB, 17, udpPacket(2152, 2152, gtp)))
 	if got := hex.EncodeToString(p.Payload12()); got != hex.EncodeToString(gtp[:12]) {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"syscall"
 	"time"
@@ -66,6 +67,7 @@ written), --repeat times, and reports frames per second and the process's
 peak resident memory. With --procs 1 (the default) it runs on one core.`)
 	procs := fs.Int("procs", 1, "GOMAXPROCS for the run")
 	repeat := fs.Int("repeat", 3, "passes over the capture; the best is reported")
+	profile := fs.String("cpuprofile", "", "write a CPU profile of all passes to this `FILE`")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -74,6 +76,17 @@ peak resident memory. With --procs 1 (the default) it runs on one core.`)
 		return errors.New("want exactly one CAPTURE")
 	}
 	runtime.GOMAXPROCS(*procs)
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var best, bestCPU time.Duration
 	var frames int
 	for i := 0; i < *repeat; i++ {

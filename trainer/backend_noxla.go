@@ -2,5 +2,5 @@
 
 package trainer
 
-func xlaCompiledIn() bool    { return false }
+func xlaCompiledIn() bool  { return false }
 func xlaPlugins() []string { return nil }

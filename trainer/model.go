@@ -120,7 +120,9 @@ func (m *t5) norm(x *Node, name string) *Node {
 
 // dense multiplies the last axis of x by w [in, out]; T5 has no biases.
 func (m *t5) dense(x, w *Node) *Node {
-	return Einsum("bli,io->blo", x, w)
+	dims := x.Shape().Dimensions
+	flat := Reshape(x, -1, dims[len(dims)-1])
+	return Reshape(MatMul(flat, w), append(dims[:len(dims)-1:len(dims)-1], w.Shape().Dim(-1))...)
 }
 
 // positionBias is the [1, heads, qLen, kLen] relative position bias of a stack,
@@ -168,9 +170,12 @@ func (m *t5) crossAttention(prefix string, x, enc, bias *Node) *Node {
 // q, k, v shaped [batch, len, heads, d_kv].
 func (m *t5) attend(outName string, q, k, v, bias *Node) *Node {
 	c := m.cfg
-	scores := Add(Einsum("bqhd,bkhd->bhqk", q, k), bias)
+	// Heads-major layout [batch, heads, len, d_kv] makes both products
+	// plain batched matmuls.
+	q, k, v = TransposeAllAxes(q, 0, 2, 1, 3), TransposeAllAxes(k, 0, 2, 1, 3), TransposeAllAxes(v, 0, 2, 1, 3)
+	scores := Add(Einsum("bhqd,bhkd->bhqk", q, k), bias)
 	probs := m.drop.apply(Softmax(scores, -1))
-	out := Einsum("bhqk,bkhd->bqhd", probs, v)
+	out := TransposeAllAxes(Einsum("bhqk,bhkd->bhqd", probs, v), 0, 2, 1, 3)
 	b, l := out.Shape().Dim(0), out.Shape().Dim(1)
 	return m.dense(Reshape(out, b, l, c.NumHeads*c.DKV), m.w[outName])
 }

@@ -3,6 +3,7 @@ package trainer
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -146,6 +147,23 @@ func TestOverfitOneBatch(t *testing.T) {
 	t.Logf("loss %.4f -> %.4f after %d steps", first, final, tr.Step)
 	if final > 0.05 {
 		t.Fatalf("smoke model did not overfit one batch: loss %.4f -> %.4f after %d steps", first, final, tr.Step)
+	}
+	// Greedy decoding now reproduces the memorised targets up to </s>.
+	decoded, err := tr.GreedyDecode(batch.Enc, batch.Rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r, row := range decoded {
+		want := batch.Targets[r*cfg.DecLen : (r+1)*cfg.DecLen]
+		for i, id := range want {
+			if id == cfg.EOSID {
+				want = want[:i+1]
+				break
+			}
+		}
+		if !slices.Equal(row, want) {
+			t.Errorf("row %d: decoded %v, want %v", r, row, want)
+		}
 	}
 }
 

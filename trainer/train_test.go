@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gomlx/gomlx/core/tensors"
@@ -289,6 +290,98 @@ func TestFitExampleKeepsContext(t *testing.T) {
 	for i := range 4 {
 		if fit.IDs[fit.ContextStart+i] != ex.IDs[ex.ContextStart+i] {
 			t.Fatal("context changed")
+		}
+	}
+}
+
+// meanReducer averages gradients across in-process workers: each Reduce
+// call waits until every worker has contributed.
+type meanReducer struct {
+	mu      sync.Mutex
+	workers int
+	sum     [][]float32
+	arrived int
+	round   chan struct{}
+}
+
+func (r *meanReducer) Reduce(grads [][]float32) error {
+	r.mu.Lock()
+	if r.sum == nil {
+		r.sum = make([][]float32, len(grads))
+		for i := range grads {
+			r.sum[i] = make([]float32, len(grads[i]))
+		}
+		r.round = make(chan struct{})
+	}
+	for i := range grads {
+		for j, g := range grads[i] {
+			r.sum[i][j] += g
+		}
+	}
+	r.arrived++
+	sum, round := r.sum, r.round
+	if r.arrived == r.workers {
+		for i := range sum {
+			for j := range sum[i] {
+				sum[i][j] /= float32(r.workers)
+			}
+		}
+		r.sum, r.arrived = nil, 0
+		close(round)
+	}
+	r.mu.Unlock()
+	<-round
+	for i := range grads {
+		copy(grads[i], sum[i])
+	}
+	return nil
+}
+
+// TestReducerDataParallelEqualsCombinedBatch: two workers on half batches
+// with a mean reducer match one process on the whole batch.
+func TestReducerDataParallelEqualsCombinedBatch(t *testing.T) {
+	cfg := smokeConfig(t)
+	cfg.BatchSize = 4
+	full := newSmoke(t, cfg)
+	half := cfg
+	half.BatchSize = 2
+	workers := []*Trainer{newSmoke(t, half), newSmoke(t, half)}
+	red := &meanReducer{workers: 2}
+	for _, w := range workers {
+		w.Reducer = red
+	}
+	for step := range 3 {
+		batch := randomTokens(&cfg, uint64(step)) // no padding: equal token counts per half
+		if _, err := full.TrainStep([]Batch{batch}); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i, w := range workers {
+			part := Batch{Rows: 2, Enc: batch.Enc[i*2*cfg.EncLen : (i+1)*2*cfg.EncLen],
+				Targets: batch.Targets[i*2*cfg.DecLen : (i+1)*2*cfg.DecLen]}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[i] = w.TrainStep([]Batch{part})
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	want, _ := full.Params()
+	for w, tr := range workers {
+		got, _ := tr.Params()
+		for i := range want {
+			for j := range want[i] {
+				if d := math.Abs(float64(got[i][j] - want[i][j])); d > 1e-5 {
+					t.Fatalf("worker %d %s[%d]: %g, single process %g", w, tr.Specs[i].Name, j, got[i][j], want[i][j])
+				}
+			}
 		}
 	}
 }

@@ -21,6 +21,11 @@ type BenchResult struct {
 	StepGFLOPS   float64 `json:"step_gflops"`
 	MatmulGFLOPS float64 `json:"matmul_gflops"`
 	Share        float64 `json:"share"`
+	// The same rates per CPU-second (user+system time of the process):
+	// insensitive to other load on a shared machine. Zero where unknown.
+	StepGFLOPPerCPUS   float64 `json:"step_gflop_per_cpu_s"`
+	MatmulGFLOPPerCPUS float64 `json:"matmul_gflop_per_cpu_s"`
+	CPUShare           float64 `json:"cpu_share"`
 }
 
 // StepFLOPs counts the matmul FLOPs of one training step (forward and
@@ -47,9 +52,16 @@ func StepFLOPs(c *Config) float64 {
 // MatmulGFLOPS measures the backend's own rate on an n x n x n float32
 // matmul (best of reps runs after a warm-up).
 func MatmulGFLOPS(backend compute.Backend, n, reps int) (float64, error) {
+	rate, _, err := matmulRates(backend, n, reps)
+	return rate, err
+}
+
+// matmulRates returns the best wall-clock rate and the rate per CPU-second
+// over all timed runs.
+func matmulRates(backend compute.Backend, n, reps int) (wall, perCPU float64, err error) {
 	exec, err := NewExec(backend, func(a, b *Node) *Node { return MatMul(a, b) })
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer exec.Finalize()
 	data := make([]float32, n*n)
@@ -59,18 +71,26 @@ func MatmulGFLOPS(backend compute.Backend, n, reps int) (float64, error) {
 	a := tensors.FromFlatDataAndDimensions(data, n, n)
 	b := tensors.FromFlatDataAndDimensions(data, n, n)
 	best := time.Duration(1 << 62)
+	var cpu time.Duration
 	for i := range reps + 1 {
-		start := time.Now()
+		start, startCPU := time.Now(), processCPUTime()
 		out, err := exec.Call(a, b)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		out[0].FinalizeAll()
-		if el := time.Since(start); i > 0 && el < best {
-			best = el
+		if i == 0 {
+			continue
 		}
+		cpu += processCPUTime() - startCPU
+		best = min(best, time.Since(start))
 	}
-	return 2 * float64(n) * float64(n) * float64(n) / best.Seconds() / 1e9, nil
+	flops := 2 * float64(n) * float64(n) * float64(n)
+	wall = flops / best.Seconds() / 1e9
+	if cpu > 0 {
+		perCPU = flops * float64(reps) / cpu.Seconds() / 1e9
+	}
+	return wall, perCPU, nil
 }
 
 // BenchTrain times steps optimizer steps of cfg on random data (after one
@@ -103,7 +123,7 @@ func BenchTrain(cfg Config, backendName string, steps int, w io.Writer) (BenchRe
 		return res, err
 	}
 	logf(w, "warm-up step (compiles): %.2fs\n", time.Since(start).Seconds())
-	start = time.Now()
+	start, startCPU := time.Now(), processCPUTime()
 	for i := range steps {
 		r, err := tr.TrainStep(micro)
 		if err != nil {
@@ -112,12 +132,17 @@ func BenchTrain(cfg Config, backendName string, steps int, w io.Writer) (BenchRe
 		logf(w, "step %d/%d  loss %.4f  %.3fs\n", i+1, steps, r.Loss, time.Since(start).Seconds()/float64(i+1))
 	}
 	res.StepSeconds = time.Since(start).Seconds() / float64(steps)
+	stepCPU := (processCPUTime() - startCPU).Seconds() / float64(steps)
 	res.TokensPerS = float64(tr.Cfg.Tokens()) / res.StepSeconds
 	res.StepGFLOPS = res.StepFLOPs / res.StepSeconds / 1e9
-	if res.MatmulGFLOPS, err = MatmulGFLOPS(backend, 1024, 3); err != nil {
+	if res.MatmulGFLOPS, res.MatmulGFLOPPerCPUS, err = matmulRates(backend, 1024, 5); err != nil {
 		return res, err
 	}
 	res.Share = res.StepGFLOPS / res.MatmulGFLOPS
+	if stepCPU > 0 && res.MatmulGFLOPPerCPUS > 0 {
+		res.StepGFLOPPerCPUS = res.StepFLOPs / stepCPU / 1e9
+		res.CPUShare = res.StepGFLOPPerCPUS / res.MatmulGFLOPPerCPUS
+	}
 	return res, nil
 }
 

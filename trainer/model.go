@@ -147,32 +147,37 @@ func (m *t5) keyMaskBias(ids *Node) *Node {
 }
 
 func (m *t5) selfAttention(prefix string, x, bias *Node) *Node {
-	c := m.cfg
-	b, l := x.Shape().Dim(0), x.Shape().Dim(1)
-	qkv := Reshape(m.dense(x, m.w[prefix+"self_attn.qkv"]), b, l, 3, c.NumHeads, c.DKV)
-	q := Squeeze(SliceAxis(qkv, 2, AxisElem(0)), 2)
-	k := Squeeze(SliceAxis(qkv, 2, AxisElem(1)), 2)
-	v := Squeeze(SliceAxis(qkv, 2, AxisElem(2)), 2)
+	qkv := splitColumns(m.w[prefix+"self_attn.qkv"], 3)
+	q, k, v := m.heads(x, qkv[0]), m.heads(x, qkv[1]), m.heads(x, qkv[2])
 	return m.attend(prefix+"self_attn.o", q, k, v, bias)
 }
 
 func (m *t5) crossAttention(prefix string, x, enc, bias *Node) *Node {
-	c := m.cfg
-	b, lq, lk := x.Shape().Dim(0), x.Shape().Dim(1), enc.Shape().Dim(1)
-	q := Reshape(m.dense(x, m.w[prefix+"cross_attn.q"]), b, lq, c.NumHeads, c.DKV)
-	kv := Reshape(m.dense(enc, m.w[prefix+"cross_attn.kv"]), b, lk, 2, c.NumHeads, c.DKV)
-	k := Squeeze(SliceAxis(kv, 2, AxisElem(0)), 2)
-	v := Squeeze(SliceAxis(kv, 2, AxisElem(1)), 2)
+	kv := splitColumns(m.w[prefix+"cross_attn.kv"], 2)
+	q := m.heads(x, m.w[prefix+"cross_attn.q"])
+	k, v := m.heads(enc, kv[0]), m.heads(enc, kv[1])
 	return m.attend(prefix+"cross_attn.o", q, k, v, bias)
 }
 
+// splitColumns cuts a fused projection [in, n*out] into n weights [in, out].
+// Slicing the weights rather than the projected activations keeps the
+// copies (and their gradients' padding) small.
+func splitColumns(w *Node, n int) []*Node {
+	return Split(w, 1, n)
+}
+
+// heads projects x [batch, len, d] with w [d, heads*d_kv] into the
+// heads-major layout [batch, heads, len, d_kv].
+func (m *t5) heads(x, w *Node) *Node {
+	b, l := x.Shape().Dim(0), x.Shape().Dim(1)
+	return TransposeAllAxes(Reshape(m.dense(x, w), b, l, m.cfg.NumHeads, m.cfg.DKV), 0, 2, 1, 3)
+}
+
 // attend is T5 attention: softmax(q k^T + bias) v with no 1/sqrt(d) scale,
-// q, k, v shaped [batch, len, heads, d_kv].
+// q, k, v in the heads-major layout [batch, heads, len, d_kv], which makes
+// both products plain batched matmuls.
 func (m *t5) attend(outName string, q, k, v, bias *Node) *Node {
 	c := m.cfg
-	// Heads-major layout [batch, heads, len, d_kv] makes both products
-	// plain batched matmuls.
-	q, k, v = TransposeAllAxes(q, 0, 2, 1, 3), TransposeAllAxes(k, 0, 2, 1, 3), TransposeAllAxes(v, 0, 2, 1, 3)
 	scores := Add(Einsum("bhqd,bhkd->bhqk", q, k), bias)
 	probs := m.drop.apply(Softmax(scores, -1))
 	out := TransposeAllAxes(Einsum("bhqk,bhkd->bhqd", probs, v), 0, 2, 1, 3)
@@ -182,9 +187,9 @@ func (m *t5) attend(outName string, q, k, v, bias *Node) *Node {
 
 // feedForward is T5 v1.1's gated-GELU block: wo(gelu_new(x wi_0) * (x wi_1)).
 func (m *t5) feedForward(prefix string, x *Node) *Node {
-	h := m.dense(x, m.w[prefix+"ff.wi"])
-	halves := Split(h, -1, 2)
-	return m.dense(m.drop.apply(Mul(geluTanh(halves[0]), halves[1])), m.w[prefix+"ff.wo"])
+	wi := splitColumns(m.w[prefix+"ff.wi"], 2) // wi_0, wi_1
+	gated := Mul(geluTanh(m.dense(x, wi[0])), m.dense(x, wi[1]))
+	return m.dense(m.drop.apply(gated), m.w[prefix+"ff.wo"])
 }
 
 // geluTanh is the tanh approximation of GELU (Hugging Face's gelu_new),

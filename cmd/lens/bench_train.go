@@ -18,7 +18,9 @@ Times training steps of the Lens T5 model on random tokens and prints tokens/s
 (encoder + decoder positions per second), the achieved GFLOP/s of the step
 (matmul FLOPs, forward + backward = 3x forward, see trainer.StepFLOPs), the
 backend's own 1024x1024x1024 float32 matmul rate measured in the same process,
-and their ratio. The last line is "tokens_per_s N".`)
+and their ratio, by wall clock and per CPU-second of the process (the latter
+is meaningful on a machine shared with other work). The last line is
+"tokens_per_s N".`)
 	preset := fs.String("preset", "tiny", "model preset: smoke, tiny, small, base")
 	backend := fs.String("backend", "", "compute backend (go, xla, xla:cuda, auto; default $LENS_BACKEND or auto)")
 	dModel := fs.Int("d-model", 0, "override d_model")
@@ -56,6 +58,10 @@ and their ratio. The last line is "tokens_per_s N".`)
 	fmt.Printf("backend %s\n", res.Backend)
 	fmt.Printf("step %.3fs  step matmul FLOPs %.3g\n", res.StepSeconds, res.StepFLOPs)
 	fmt.Printf("step GFLOP/s %.1f  matmul 1024^3 GFLOP/s %.1f  share %.1f%%\n", res.StepGFLOPS, res.MatmulGFLOPS, 100*res.Share)
+	if res.CPUShare > 0 {
+		fmt.Printf("per CPU-second (other load on the machine cancels out): step %.1f GFLOP, matmul %.1f GFLOP, share %.1f%%\n",
+			res.StepGFLOPPerCPUS, res.MatmulGFLOPPerCPUS, 100*res.CPUShare)
+	}
 	fmt.Printf("tokens_per_s %.0f\n", res.TokensPerS)
 	return nil
 }

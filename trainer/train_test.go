@@ -385,3 +385,17 @@ func TestReducerDataParallelEqualsCombinedBatch(t *testing.T) {
 		}
 	}
 }
+
+func TestPretrainCancelSavesCheckpoint(t *testing.T) {
+	pc := pretrainConfig(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	dir := t.TempDir()
+	err := Pretrain(ctx, pc, NewMemorySource(syntheticExamples(3, 96, 10, 1), false, 0), dir)
+	if err != context.Canceled {
+		t.Fatalf("got %v, want context.Canceled", err)
+	}
+	if p, _ := LatestCheckpoint(dir); p == "" {
+		t.Fatal("no checkpoint after cancellation")
+	}
+}

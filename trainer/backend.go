@@ -51,8 +51,9 @@ func NewBackend(name string) (compute.Backend, string, error) {
 			return fallbackToGo(name, "no PJRT plugin installed (set PJRT_PLUGIN_LIBRARY_PATH)")
 		}
 	}
-	if !slices.Contains(compute.List(), backendName) {
-		return nil, "", fmt.Errorf("trainer: unknown backend %q (compiled in: %s)", backendName, strings.Join(compute.List(), ", "))
+	if known := compute.List(); !slices.Contains(known, backendName) {
+		slices.Sort(known)
+		return nil, "", fmt.Errorf("trainer: unknown backend %q (compiled in: %s)", backendName, strings.Join(known, ", "))
 	}
 	b, err := openBackend(name)
 	if err != nil {

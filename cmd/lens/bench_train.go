@@ -33,6 +33,7 @@ is meaningful on a machine shared with other work). The last line is
 	decLen := fs.Int("dec-len", 0, "override the decoder length")
 	batch := fs.Int("batch", 0, "override the micro-batch size")
 	steps := fs.Int("steps", 3, "timed optimizer steps (after one warm-up step)")
+	dropout := fs.Float64("dropout", -1, "override the dropout rate (default: the preset's)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -49,6 +50,9 @@ is meaningful on a machine shared with other work). The last line is
 		if o.v > 0 {
 			*o.dst = o.v
 		}
+	}
+	if *dropout >= 0 {
+		cfg.Dropout = *dropout
 	}
 	cfg.GradAccum = 1
 	res, err := trainer.BenchTrain(cfg, *backend, *steps, os.Stdout)

@@ -111,8 +111,8 @@ func BenchTrain(cfg Config, backendName string, steps int, w io.Writer) (BenchRe
 		return BenchResult{}, err
 	}
 	res := BenchResult{Backend: name, Params: NumParams(tr.Specs), Steps: steps, StepFLOPs: StepFLOPs(&tr.Cfg)}
-	logf(w, "bench train: backend %s, %d parameters, d_model %d, %d heads of %d, ff %d, %d+%d layers, vocab %d, batch %d x (%d+%d) tokens\n",
-		name, res.Params, cfg.DModel, cfg.NumHeads, cfg.DKV, cfg.DFF, cfg.EncoderLayer, cfg.DecoderLayer, cfg.VocabSize,
+	logf(w, "bench train: backend %s (%s matmuls), %d parameters, d_model %d, %d heads of %d, ff %d, %d+%d layers, vocab %d, batch %d x (%d+%d) tokens\n",
+		name, tr.Cfg.MatmulDType, res.Params, cfg.DModel, cfg.NumHeads, cfg.DKV, cfg.DFF, cfg.EncoderLayer, cfg.DecoderLayer, cfg.VocabSize,
 		cfg.BatchSize, cfg.EncLen, cfg.DecLen)
 	micro := make([]Batch, cfg.GradAccum)
 	for i := range micro {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/gomlx/compute/dtypes"
 )
 
 // Config describes the model and its optimisation. Presets fill every field;
@@ -25,6 +27,11 @@ type Config struct {
 	// NormEpsilon is the RMSNorm epsilon (T5LayerNorm: 1e-6).
 	NormEpsilon float64 `json:"norm_epsilon"`
 	Dropout     float64 `json:"dropout"`
+	// MatmulDType is the dtype of matmul operands: "float32" or "bfloat16"
+	// (parameters, optimizer state, norms, softmax and the loss are always
+	// float32). New and BenchTrain set it from the backend when empty:
+	// bfloat16 on XLA accelerators, float32 elsewhere (the go backend).
+	MatmulDType string `json:"matmul_dtype"`
 
 	// Special token ids (T5 convention: pad 0, </s> 1). The decoder starts
 	// from PadID.
@@ -159,8 +166,27 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("trainer: steps must be positive")
 	case int(c.PadID) >= c.VocabSize || int(c.EOSID) >= c.VocabSize:
 		return fmt.Errorf("trainer: special ids outside the vocabulary")
+	case c.MatmulDType != "" && c.MatmulDType != "float32" && c.MatmulDType != "bfloat16":
+		return fmt.Errorf("trainer: matmul_dtype %q (float32, bfloat16)", c.MatmulDType)
 	}
 	return nil
+}
+
+func (c *Config) matmulDType() dtypes.DType {
+	if c.MatmulDType == "bfloat16" {
+		return dtypes.BFloat16
+	}
+	return dtypes.Float32
+}
+
+// DefaultMatmulDType is the matmul dtype for a backend configuration as
+// returned by NewBackend: bfloat16 on XLA GPUs and TPUs, float32 elsewhere.
+func DefaultMatmulDType(backendName string) string {
+	name, plugin, _ := strings.Cut(backendName, ":")
+	if isXLA(name) && (strings.HasPrefix(plugin, "cuda") || strings.HasPrefix(plugin, "rocm") || strings.HasPrefix(plugin, "tpu")) {
+		return "bfloat16"
+	}
+	return "float32"
 }
 
 // Tokens is the number of encoder plus decoder positions in one optimizer step.

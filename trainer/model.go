@@ -122,7 +122,24 @@ func (m *t5) norm(x *Node, name string) *Node {
 func (m *t5) dense(x, w *Node) *Node {
 	dims := x.Shape().Dimensions
 	flat := Reshape(x, -1, dims[len(dims)-1])
-	return Reshape(MatMul(flat, w), append(dims[:len(dims)-1:len(dims)-1], w.Shape().Dim(-1))...)
+	y := m.fromMatmul(MatMul(m.toMatmul(flat), m.toMatmul(w)))
+	return Reshape(y, append(dims[:len(dims)-1:len(dims)-1], w.Shape().Dim(-1))...)
+}
+
+// toMatmul casts a matmul operand to the matmul dtype (bfloat16 where the
+// backend runs it fast); weights, norms, softmax and the loss stay float32.
+func (m *t5) toMatmul(x *Node) *Node {
+	if m.cfg.matmulDType() == dtypes.Float32 {
+		return x
+	}
+	return ConvertDType(x, m.cfg.matmulDType())
+}
+
+func (m *t5) fromMatmul(x *Node) *Node {
+	if x.DType() == dtypes.Float32 {
+		return x
+	}
+	return ConvertDType(x, dtypes.Float32)
 }
 
 // positionBias is the [1, heads, qLen, kLen] relative position bias of a stack,
@@ -178,9 +195,9 @@ func (m *t5) heads(x, w *Node) *Node {
 // both products plain batched matmuls.
 func (m *t5) attend(outName string, q, k, v, bias *Node) *Node {
 	c := m.cfg
-	scores := Add(Einsum("bhqd,bhkd->bhqk", q, k), bias)
+	scores := Add(m.fromMatmul(Einsum("bhqd,bhkd->bhqk", m.toMatmul(q), m.toMatmul(k))), bias)
 	probs := m.drop.apply(Softmax(scores, -1))
-	out := TransposeAllAxes(Einsum("bhqk,bhkd->bhqd", probs, v), 0, 2, 1, 3)
+	out := TransposeAllAxes(m.fromMatmul(Einsum("bhqk,bhkd->bhqd", m.toMatmul(probs), m.toMatmul(v))), 0, 2, 1, 3)
 	b, l := out.Shape().Dim(0), out.Shape().Dim(1)
 	return m.dense(Reshape(out, b, l, c.NumHeads*c.DKV), m.w[outName])
 }

@@ -87,7 +87,7 @@ func Pretrain(ctx context.Context, cfg PretrainConfig, data Source, out string) 
 		logf(cfg.Progress, "resuming from %s (step %d, pass %d, example %d) on backend %s\n",
 			latest, meta.Step, pos.Epoch, pos.Index, backendName)
 	} else {
-		run, _ := json.MarshalIndent(map[string]any{"config": mc, "masking": cfg.Masking,
+		run, _ := json.MarshalIndent(map[string]any{"config": tr.Cfg, "masking": cfg.Masking,
 			"sentinels": cfg.Sentinels, "backend": backendName, "params": NumParams(tr.Specs)}, "", "  ")
 		if err := writeAtomic(filepath.Join(out, "run.json"), append(run, '\n')); err != nil {
 			return err

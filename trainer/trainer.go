@@ -62,8 +62,12 @@ type StepResult struct {
 }
 
 // New builds a freshly initialised model for cfg on backend (named backendName
-// in logs). Parameters are initialised from cfg.Seed.
+// in logs). Parameters are initialised from cfg.Seed. An empty
+// cfg.MatmulDType is set from the backend (DefaultMatmulDType).
 func New(cfg Config, backend compute.Backend, backendName string) (*Trainer, error) {
+	if cfg.MatmulDType == "" {
+		cfg.MatmulDType = DefaultMatmulDType(backendName)
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

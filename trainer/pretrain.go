@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 
 	"github.com/lens-go/lens/trainer/masking"
@@ -28,6 +29,8 @@ type PretrainConfig struct {
 	StopAfter int
 	// Reducer is handed to the Trainer (data-parallel workers).
 	Reducer GradientReducer
+	// Keep is how many of the newest checkpoints are kept (0 means 3).
+	Keep int
 }
 
 // StepLog is one line of metrics.jsonl.
@@ -105,7 +108,10 @@ func Pretrain(ctx context.Context, cfg PretrainConfig, data Source, out string) 
 
 	save := func() error {
 		path := filepath.Join(out, CheckpointName(tr.Step))
-		return tr.SaveCheckpoint(path, batcher.Position(), extra)
+		if err := tr.SaveCheckpoint(path, batcher.Position(), extra); err != nil {
+			return err
+		}
+		return pruneCheckpoints(out, cfg.Keep)
 	}
 	start, startStep := time.Now(), tr.Step
 	last := start
@@ -152,6 +158,24 @@ func Pretrain(ctx context.Context, cfg PretrainConfig, data Source, out string) 
 		}
 	}
 	return save()
+}
+
+// pruneCheckpoints removes all but the keep newest checkpoints in dir.
+func pruneCheckpoints(dir string, keep int) error {
+	if keep <= 0 {
+		keep = 3
+	}
+	names, err := filepath.Glob(filepath.Join(dir, "step-*.ckpt"))
+	if err != nil {
+		return err
+	}
+	sort.Strings(names) // zero-padded step numbers sort in step order
+	for _, n := range names[:max(len(names)-keep, 0)] {
+		if err := os.Remove(n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func logf(w io.Writer, format string, args ...any) {

@@ -140,13 +140,13 @@ func pretrainConfig(t *testing.T) PretrainConfig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Steps, cfg.WarmupSteps, cfg.CheckpointEvery, cfg.LogEvery = 6, 2, 3, 2
+	cfg.Steps, cfg.WarmupSteps, cfg.CheckpointEvery, cfg.LogEvery = 6, 2, 1, 2
 	cfg.BatchSize, cfg.GradAccum = 2, 2
 	pol, err := masking.Load("../configs/masking/kgmsp.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return PretrainConfig{Model: cfg, Masking: pol, Sentinels: 10, Backend: "go"}
+	return PretrainConfig{Model: cfg, Masking: pol, Sentinels: 10, Backend: "go", Keep: 2}
 }
 
 func readMetrics(t *testing.T, dir string) []StepLog {
@@ -214,6 +214,9 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 				t.Fatalf("%s[%d] differs after resume: %g vs %g", ca.Meta.Params[i].Name, j, ca.Params[i][j], cb.Params[i][j])
 			}
 		}
+	}
+	if names, _ := filepath.Glob(filepath.Join(whole, "step-*.ckpt")); len(names) != 2 {
+		t.Errorf("checkpoints kept: %v, want the newest 2 (steps 5 and 6)", names)
 	}
 	if ca.Meta.Data != cb.Meta.Data || ca.Meta.Backend != "go" {
 		t.Fatalf("data positions %+v vs %+v, backend %q", ca.Meta.Data, cb.Meta.Data, ca.Meta.Backend)

@@ -249,6 +249,8 @@ func TestCorruptCheckpointRefused(t *testing.T) {
 		_, err := tr.LoadCheckpoint(bad)
 		if err == nil || !strings.Contains(err.Error(), bad) || !strings.Contains(err.Error(), "corrupt") {
 			t.Errorf("%s checkpoint: got error %v, want a corruption error naming %s", name, err, bad)
+		} else {
+			t.Log(err)
 		}
 	}
 	// No temporary files are left behind.

@@ -73,6 +73,7 @@ func Pretrain(ctx context.Context, cfg PretrainConfig, data Source, out string) 
 	if err != nil {
 		return err
 	}
+	defer tr.Close()
 	tr.Reducer = cfg.Reducer
 	extra, _ := json.Marshal(map[string]any{"masking": cfg.Masking, "sentinels": cfg.Sentinels})
 

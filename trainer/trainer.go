@@ -357,3 +357,17 @@ func (t *Trainer) GreedyDecode(enc []int32, rows int) ([][]int32, error) {
 	}
 	return out, nil
 }
+
+// Close releases the compiled executables and the model's tensors.
+func (t *Trainer) Close() {
+	for _, e := range []*Exec{t.gradExec, t.applyExec, t.evalExec, t.encodeExec, t.decodeExec} {
+		if e != nil {
+			e.Finalize()
+		}
+	}
+	for _, group := range [][]*tensors.Tensor{t.params, t.m, t.v} {
+		for _, x := range group {
+			x.FinalizeAll()
+		}
+	}
+}

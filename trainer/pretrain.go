@@ -27,8 +27,10 @@ type PretrainConfig struct {
 	// StopAfter, when positive, ends this invocation after that many steps
 	// (with a checkpoint), as an interruption would; a later call resumes.
 	StopAfter int
-	// Reducer is handed to the Trainer (data-parallel workers).
+	// Reducer and Rank are handed to the Trainer (data-parallel workers;
+	// each worker's Source yields its own shard).
 	Reducer GradientReducer
+	Rank    int
 	// Keep is how many of the newest checkpoints are kept (0 means 3).
 	Keep int
 }
@@ -74,7 +76,7 @@ func Pretrain(ctx context.Context, cfg PretrainConfig, data Source, out string) 
 		return err
 	}
 	defer tr.Close()
-	tr.Reducer = cfg.Reducer
+	tr.Reducer, tr.Rank = cfg.Reducer, cfg.Rank
 	extra, _ := json.Marshal(map[string]any{"masking": cfg.Masking, "sentinels": cfg.Sentinels})
 
 	var pos DataPosition

@@ -1,6 +1,7 @@
 package trainer
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -90,6 +91,10 @@ func Pretrain(ctx context.Context, cfg PretrainConfig, data Source, out string) 
 			return err
 		}
 		pos = meta.Data
+		// Steps logged after the checkpoint are redone: drop their lines.
+		if err := truncateMetrics(filepath.Join(out, "metrics.jsonl"), meta.Step); err != nil {
+			return err
+		}
 		logf(cfg.Progress, "resuming from %s (step %d, pass %d, example %d) on backend %s\n",
 			latest, meta.Step, pos.Epoch, pos.Index, backendName)
 	} else {
@@ -161,6 +166,28 @@ func Pretrain(ctx context.Context, cfg PretrainConfig, data Source, out string) 
 		}
 	}
 	return save()
+}
+
+// truncateMetrics keeps the lines of a metrics log up to step.
+func truncateMetrics(path string, step int) error {
+	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var kept []byte
+	for line := range bytes.Lines(data) {
+		var rec StepLog
+		if json.Unmarshal(line, &rec) == nil && rec.Step <= step {
+			kept = append(kept, line...)
+		}
+	}
+	if len(kept) == len(data) {
+		return nil
+	}
+	return writeAtomic(path, kept)
 }
 
 // pruneCheckpoints removes all but the keep newest checkpoints in dir.

@@ -183,8 +183,13 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 		t.Fatalf("progress output: %q", progress.String())
 	}
 	first := pc
-	first.StopAfter = 3
+	first.StopAfter = 4
 	if err := Pretrain(context.Background(), first, data(), split); err != nil {
+		t.Fatal(err)
+	}
+	// A crash after step 4 but before its checkpoint: the run restarts
+	// from step 3 and redoes step 4 (its metrics line is replaced).
+	if err := os.Remove(filepath.Join(split, CheckpointName(4))); err != nil {
 		t.Fatal(err)
 	}
 	if err := Pretrain(context.Background(), pc, data(), split); err != nil {

@@ -20,6 +20,7 @@ import (
 var benchmarks = map[string]command{
 	"ingest":    {summary: "frames per second and peak memory of read + dissect + flows on a capture", run: benchIngest},
 	"allreduce": {summary: "ring all-reduce bandwidth over loopback TCP (nccl-tests columns)", run: benchAllreduce},
+	"train":     {summary: "T5 training step speed: tokens/s and share of the backend's matmul rate", run: benchTrain},
 }
 
 func init() {

@@ -25,6 +25,7 @@ import (
 	"github.com/lens-go/lens/netbench/bbpe"
 	"github.com/lens-go/lens/netbench/registry"
 	"github.com/lens-go/lens/netbench/synth"
+	"github.com/lens-go/lens/trainer"
 )
 
 // Preset scales a whole reproduction.
@@ -34,14 +35,25 @@ type Preset struct {
 	SynthMin    int // least flows per class
 	Vocab       int // tokenizer vocabulary
 	Description string
+
+	// The Lens model: trainer preset, sequence lengths, optimizer steps.
+	Model          string
+	EncLen, DecLen int
+	PretrainSteps  int // main pretraining run (KG-MSP, random masking)
+	SweepSteps     int // each Table 13 sensitivity run
+	ValFlows       int // held-out flows for pretraining validation accuracy
 }
 
 // Presets are the named scales, smallest first.
 var Presets = map[string]Preset{
-	"smoke": {Name: "smoke", SynthFlows: 120, SynthMin: 3, Vocab: 2000, Description: "CI: minutes on 2 cores"},
-	"tiny":  {Name: "tiny", SynthFlows: 600, SynthMin: 6, Vocab: 8000, Description: "the whole report on a 2-core machine"},
-	"small": {Name: "small", SynthFlows: 3000, SynthMin: 10, Vocab: 16000, Description: "a workstation or one GPU"},
-	"base":  {Name: "base", SynthFlows: 40000, SynthMin: 20, Vocab: 32000, Description: "T5-v1.1-base and Table 17's settings (GPU servers)"},
+	"smoke": {Name: "smoke", SynthFlows: 120, SynthMin: 3, Vocab: 2000, Description: "CI: minutes on 2 cores",
+		Model: "smoke", EncLen: 128, DecLen: 32, PretrainSteps: 40, SweepSteps: 20, ValFlows: 16},
+	"tiny": {Name: "tiny", SynthFlows: 600, SynthMin: 6, Vocab: 8000, Description: "the whole report on a 2-core machine",
+		Model: "tiny", EncLen: 256, DecLen: 48, PretrainSteps: 300, SweepSteps: 60, ValFlows: 64},
+	"small": {Name: "small", SynthFlows: 3000, SynthMin: 10, Vocab: 16000, Description: "a workstation or one GPU",
+		Model: "small", EncLen: 1024, DecLen: 256, PretrainSteps: 20000, SweepSteps: 2000, ValFlows: 512},
+	"base": {Name: "base", SynthFlows: 40000, SynthMin: 20, Vocab: 32000, Description: "T5-v1.1-base and Table 17's settings (GPU servers)",
+		Model: "base", EncLen: 1500, DecLen: 512, PretrainSteps: 130000, SweepSteps: 13000, ValFlows: 2048},
 }
 
 // Config configures a reproduction.
@@ -71,6 +83,11 @@ type Harness struct {
 	tok     *bbpe.Tokenizer
 	tokDir  string
 	dataSrc string
+
+	backend          string            // the backend that actually ran
+	examples         []trainer.Example // pretraining examples, built once
+	pretrained       string            // KG-MSP checkpoint
+	pretrainedRandom string            // random-masking checkpoint
 }
 
 // New checks cfg and prepares a harness.
@@ -158,7 +175,9 @@ func (h *Harness) Run(ctx context.Context) (*result.Set, error) {
 	if err := h.dataTables(); err != nil {
 		return nil, err
 	}
-	h.models(ctx)
+	if err := h.models(ctx); err != nil {
+		return nil, err
+	}
 	if err := h.set.Save(filepath.Join(h.cfg.Out, "results.json")); err != nil {
 		return nil, err
 	}

@@ -17,3 +17,9 @@ func KGMSP() Config {
 		Context: &Region{Type: "span", Ratio: 0.15, MeanSpanLength: 3},
 	}
 }
+
+// Random is T5 span corruption (noise density 0.15, mean span 3): the
+// random-masking baseline of Table 12; it equals configs/masking/random.json.
+func Random() Config {
+	return Config{Name: "random", Type: "span", TargetRatio: 0.15, MeanSpanLength: 3}
+}

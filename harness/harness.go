@@ -42,18 +42,19 @@ type Preset struct {
 	PretrainSteps  int // main pretraining run (KG-MSP, random masking)
 	SweepSteps     int // each Table 13 sensitivity run
 	ValFlows       int // held-out flows for pretraining validation accuracy
+	NetShareSteps  int // GAN training steps
 }
 
 // Presets are the named scales, smallest first.
 var Presets = map[string]Preset{
 	"smoke": {Name: "smoke", SynthFlows: 120, SynthMin: 3, Vocab: 2000, Description: "CI: minutes on 2 cores",
-		Model: "smoke", EncLen: 128, DecLen: 32, PretrainSteps: 40, SweepSteps: 20, ValFlows: 16},
+		Model: "smoke", EncLen: 128, DecLen: 32, PretrainSteps: 40, SweepSteps: 20, ValFlows: 16, NetShareSteps: 300},
 	"tiny": {Name: "tiny", SynthFlows: 600, SynthMin: 6, Vocab: 8000, Description: "the whole report on a 2-core machine",
-		Model: "tiny", EncLen: 256, DecLen: 48, PretrainSteps: 300, SweepSteps: 60, ValFlows: 64},
+		Model: "tiny", EncLen: 256, DecLen: 48, PretrainSteps: 300, SweepSteps: 60, ValFlows: 64, NetShareSteps: 1500},
 	"small": {Name: "small", SynthFlows: 3000, SynthMin: 10, Vocab: 16000, Description: "a workstation or one GPU",
-		Model: "small", EncLen: 1024, DecLen: 256, PretrainSteps: 20000, SweepSteps: 2000, ValFlows: 512},
+		Model: "small", EncLen: 1024, DecLen: 256, PretrainSteps: 20000, SweepSteps: 2000, ValFlows: 512, NetShareSteps: 5000},
 	"base": {Name: "base", SynthFlows: 40000, SynthMin: 20, Vocab: 32000, Description: "T5-v1.1-base and Table 17's settings (GPU servers)",
-		Model: "base", EncLen: 1500, DecLen: 512, PretrainSteps: 130000, SweepSteps: 13000, ValFlows: 2048},
+		Model: "base", EncLen: 1500, DecLen: 512, PretrainSteps: 130000, SweepSteps: 13000, ValFlows: 2048, NetShareSteps: 20000},
 }
 
 // Config configures a reproduction.

@@ -2,8 +2,12 @@ package dissect
 
 import (
 	"bytes"
+	"compress/flate"
+	"compress/gzip"
+	"compress/zlib"
 	"encoding/base64"
 	"encoding/binary"
+	"io"
 	"strconv"
 
 	"github.com/lens-go/lens/netbench/span"
@@ -218,9 +222,11 @@ func (h *httpConv) message(c *ctx, s *tcpSegment, data []byte, fin bool, proto s
 		off = 2
 	}
 	b := data[off:]
+	trunc := c.truncated // bytes missing from the capture: no desegmentation
 	lineLen, next := findLineEnd(b)
-	if lineLen < 0 {
-		if s != nil && !c.truncated && !h.seen {
+	noLine := lineLen < 0
+	if noLine {
+		if s != nil && !trunc && !h.seen {
 			// No complete line: header desegmentation asks for more.
 			return -1, 0
 		}
@@ -228,6 +234,9 @@ func (h *httpConv) message(c *ctx, s *tcpSegment, data []byte, fin bool, proto s
 	}
 	line := b[:lineLen]
 	typ, method := httpRequestOrReply(line)
+	if noLine && trunc {
+		typ = httpOther
+	}
 	if typ == httpOther && !h.seen && s != nil {
 		// Nothing in this conversation looked like HTTP yet: leave it be.
 		return len(data), 0
@@ -235,7 +244,7 @@ func (h *httpConv) message(c *ctx, s *tcpSegment, data []byte, fin bool, proto s
 	if typ == httpOther {
 		t := c.colSet(proto)
 		t.Field(span.Message, "Continuation")
-		if c.truncated {
+		if trunc && len(b) > 0 && isPrint(b[0]) {
 			t.Lit("[Packet size limited during capture]")
 		}
 		return len(data), 0
@@ -261,7 +270,7 @@ func (h *httpConv) message(c *ctx, s *tcpSegment, data []byte, fin bool, proto s
 	if tryBody && typ == httpResponse && (respCode/100 == 1 || respCode == 204 || respCode == 304) {
 		tryBody = false
 	}
-	if s != nil {
+	if s != nil && !trunc {
 		// Header (and body) desegmentation: req_resp_hdrs_do_reassembly.
 		k, ok, nd := reqRespReassembly(b, tryBody, typ == httpResponse)
 		if !ok {
@@ -295,6 +304,11 @@ func (h *httpConv) message(c *ctx, s *tcpSegment, data []byte, fin bool, proto s
 	}
 	if p >= len(b) {
 		hdrEnd = p
+	}
+	if trunc && hdrEnd == len(b) {
+		// The headers run past the captured bytes.
+		t.Lit("[Packet size limited during capture]")
+		return len(data), 0
 	}
 	if typ == httpRequest {
 		h.lastMethod = method
@@ -392,6 +406,17 @@ func httpBody(c *ctx, t *span.Text, hd *httpHeaders, body []byte, proto string) 
 		t.Lit(" ")
 		t.Field(span.Message, "(JPEG JFIF image)")
 		return
+	}
+	if isTextMedia(ct) && len(body) > 38 {
+		// data-text-lines hands "<?xml" bodies to the XML dissector.
+		head := body
+		if hd.contentEncoding != "" && !eqFold(hd.contentEncoding, "identity") {
+			head = inflateHead(hd.contentEncoding, body, 64)
+		}
+		if len(head) > 38 && string(head[:5]) == "<?xml" {
+			c.setProto(c.p.Protocol + "/XML")
+			return
+		}
 	}
 	if isXMLMedia(ct) {
 		c.setProto(c.p.Protocol + "/XML")
@@ -975,4 +1000,43 @@ func (ssdpApp) dissect(c *ctx, u *udpDatagram) bool {
 	var h httpConv
 	h.message(c, nil, u.payload, false, "SSDP", u.dir)
 	return true
+}
+
+// isTextMedia reports whether the data-text-lines dissector takes ct.
+func isTextMedia(ct string) bool {
+	switch ct {
+	case "text/plain", "text/html", "text/css", "text/javascript", "application/x-javascript", "application/javascript",
+		"text/vnd.sun.j2me.app-descriptor", "application/vnd.poc.refer-to", "application/vnd.oma.drm.message",
+		"application/x-wms-logplaystats", "application/x-rtsp-udp-packetpair", "application/x-www-form-urlencoded":
+		return true
+	}
+	return false
+}
+
+// inflateHead returns up to n bytes of a gzip or deflate encoded body.
+func inflateHead(enc string, body []byte, n int) []byte {
+	var r io.Reader
+	switch {
+	case eqFold(enc, "gzip"), eqFold(enc, "x-gzip"):
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		if err != nil {
+			return nil
+		}
+		r = zr
+	case eqFold(enc, "deflate"), eqFold(enc, "x-deflate"):
+		if len(body) >= 2 && body[0]&0x0f == 8 && (uint16(body[0])<<8|uint16(body[1]))%31 == 0 {
+			zr, err := zlib.NewReader(bytes.NewReader(body))
+			if err != nil {
+				return nil
+			}
+			r = zr
+		} else {
+			r = flate.NewReader(bytes.NewReader(body))
+		}
+	default:
+		return nil
+	}
+	buf := make([]byte, n)
+	k, _ := io.ReadFull(r, buf)
+	return buf[:k]
 }

@@ -1,0 +1,491 @@
+package dissect
+
+import (
+	"bytes"
+	"net/netip"
+	"strconv"
+
+	"github.com/lens-go/lens/netbench/span"
+)
+
+// This file renders the line-based text protocols over TCP as tshark 4.0
+// does: FTP and FTP-DATA, TELNET.
+
+func init() {
+	registerTCP(ftpApp{}, 21)
+	registerTCP(telnetApp{}, 23)
+	tcpHeurs = append(tcpHeurs, ftpDataHeuristic)
+}
+
+// firstLine returns the first line of b without its terminator (all of b
+// when there is none), as tvb_find_line_end(..., FALSE) does.
+func firstLine(b []byte) []byte {
+	ll, _ := findLineEnd(b)
+	if ll < 0 {
+		if len(b) > 0 && b[len(b)-1] == '\r' {
+			return b[:len(b)-1]
+		}
+		return b
+	}
+	return b[:ll]
+}
+
+// ---- FTP ----
+
+type ftpApp struct{}
+
+// ftpConv is the state of an FTP control connection.
+type ftpConv struct {
+	command []byte // the last request line (command and arguments)
+}
+
+// ftpExpect is a data connection announced on a control connection.
+type ftpExpect struct {
+	addr netip.Addr
+	port uint16
+	mode string
+	ctl  *ftpConv
+}
+
+// ftpExpects holds the announced data connections of one Dissector.
+type ftpExpects struct {
+	list []ftpExpect
+}
+
+func ftpExpectsOf(d *Dissector) *ftpExpects {
+	if d.appExt == nil {
+		d.appExt = map[string]any{}
+	}
+	e, ok := d.appExt["ftp"].(*ftpExpects)
+	if !ok {
+		e = &ftpExpects{}
+		d.appExt["ftp"] = e
+	}
+	return e
+}
+
+func (e *ftpExpects) add(x ftpExpect) {
+	for i := range e.list {
+		if e.list[i].addr == x.addr && e.list[i].port == x.port {
+			e.list[i] = x
+			return
+		}
+	}
+	if len(e.list) >= 256 {
+		copy(e.list, e.list[1:])
+		e.list = e.list[:len(e.list)-1]
+	}
+	e.list = append(e.list, x)
+}
+
+func (ftpApp) dissect(s *tcpSegment, data []byte) int {
+	c := s.c
+	st, ok := s.conv.appState.(*ftpConv)
+	if !ok {
+		st = &ftpConv{}
+		s.conv.appState = st
+	}
+	line := firstLine(data)
+	isReq := s.dstPort == 21
+	t := c.colSet("FTP")
+	if isReq {
+		t.Lit("Request: ")
+		st.command = append(st.command[:0], line...)
+	} else {
+		t.Lit("Response: ")
+	}
+	start := t.Begin()
+	t.B = appendFormatText(t.B, line)
+	t.End(span.Message, start)
+	s.done()
+	if isReq {
+		if bytes.HasPrefix(line, []byte("PORT ")) {
+			if a, p, ok := ftpHostPort(line[5:]); ok {
+				ftpExpectsOf(c.d).add(ftpExpect{addr: a, port: p, mode: "PORT", ctl: st})
+			}
+		} else if bytes.HasPrefix(line, []byte("EPRT ")) {
+			if a, p, ok := ftpEPRT(line[5:]); ok {
+				ftpExpectsOf(c.d).add(ftpExpect{addr: a, port: p, mode: "EPRT", ctl: st})
+			}
+		}
+	} else {
+		switch {
+		case bytes.HasPrefix(line, []byte("227")):
+			i := bytes.IndexByte(line, '(')
+			if i >= 0 {
+				if a, p, ok := ftpHostPort(line[i+1:]); ok {
+					ftpExpectsOf(c.d).add(ftpExpect{addr: a, port: p, mode: "PASV", ctl: st})
+				}
+			}
+		case bytes.HasPrefix(line, []byte("229")):
+			i := bytes.Index(line, []byte("(|||"))
+			if i >= 0 {
+				rest := line[i+4:]
+				j := bytes.IndexByte(rest, '|')
+				if j > 0 {
+					if v, err := strconv.ParseUint(string(rest[:j]), 10, 16); err == nil {
+						ftpExpectsOf(c.d).add(ftpExpect{addr: c.src, port: uint16(v), mode: "EPSV", ctl: st})
+					}
+				}
+			}
+		}
+	}
+	return len(data)
+}
+
+// ftpHostPort parses "h1,h2,h3,h4,p1,p2".
+func ftpHostPort(b []byte) (netip.Addr, uint16, bool) {
+	var v [6]int
+	n := 0
+	cur, have := 0, false
+	for _, ch := range b {
+		if ch >= '0' && ch <= '9' {
+			cur = cur*10 + int(ch-'0')
+			have = true
+			if cur > 255 {
+				return netip.Addr{}, 0, false
+			}
+			continue
+		}
+		if ch == ',' && have && n < 5 {
+			v[n] = cur
+			n++
+			cur, have = 0, false
+			continue
+		}
+		break
+	}
+	if !have || n != 5 {
+		return netip.Addr{}, 0, false
+	}
+	v[5] = cur
+	a := netip.AddrFrom4([4]byte{byte(v[0]), byte(v[1]), byte(v[2]), byte(v[3])})
+	return a, uint16(v[4]<<8 | v[5]), true
+}
+
+// ftpEPRT parses "|1|132.235.1.2|6275|".
+func ftpEPRT(b []byte) (netip.Addr, uint16, bool) {
+	if len(b) < 2 {
+		return netip.Addr{}, 0, false
+	}
+	parts := bytes.Split(b[1:], b[:1])
+	if len(parts) < 3 {
+		return netip.Addr{}, 0, false
+	}
+	a, err := netip.ParseAddr(string(parts[1]))
+	if err != nil {
+		return netip.Addr{}, 0, false
+	}
+	p, err := strconv.ParseUint(string(parts[2]), 10, 16)
+	if err != nil {
+		return netip.Addr{}, 0, false
+	}
+	return a, uint16(p), true
+}
+
+// ftpDataApp renders the data connection of an FTP session.
+type ftpDataApp struct {
+	mode string
+	ctl  *ftpConv
+}
+
+func ftpDataHeuristic(s *tcpSegment, data []byte) tcpApp {
+	e, ok := s.c.d.appExt["ftp"].(*ftpExpects)
+	if !ok {
+		return nil
+	}
+	for _, x := range e.list {
+		if (x.addr == s.c.src && x.port == s.srcPort) || (x.addr == s.c.dst && x.port == s.dstPort) {
+			return &ftpDataApp{mode: x.mode, ctl: x.ctl}
+		}
+	}
+	return nil
+}
+
+func (a *ftpDataApp) dissect(s *tcpSegment, data []byte) int {
+	t := s.c.colSet("FTP-DATA")
+	st := t.Begin()
+	t.Lit("FTP Data: ")
+	t.B = strconv.AppendInt(t.B, int64(len(s.payload)), 10)
+	t.Lit(" bytes (")
+	t.Lit(a.mode)
+	t.Lit(")")
+	if a.ctl != nil && len(a.ctl.command) > 0 {
+		t.Lit(" (")
+		t.B = appendFormatText(t.B, a.ctl.command)
+		t.Lit(")")
+	}
+	t.End(span.Message, st)
+	s.done()
+	return len(data)
+}
+
+// ---- TELNET ----
+
+type telnetApp struct{}
+
+func (telnetApp) dissect(s *tcpSegment, data []byte) int {
+	t := s.c.colSet("TELNET")
+	t.Field(span.Message, "Telnet Data ...")
+	if !telnetWellFormed(s.payload) {
+		t.Lit("[Malformed Packet]")
+	}
+	s.done()
+	return len(data)
+}
+
+// telnetWellFormed reports whether every IAC command in b is complete.
+func telnetWellFormed(b []byte) bool {
+	for i := 0; i < len(b); i++ {
+		if b[i] != 0xff {
+			continue
+		}
+		if i+1 >= len(b) {
+			return false
+		}
+		switch cmd := b[i+1]; {
+		case cmd >= 251 && cmd <= 254: // WILL WONT DO DONT
+			if i+2 >= len(b) {
+				return false
+			}
+			i += 2
+		default:
+			i++
+		}
+	}
+	return true
+}
+
+// ---- SIP ----
+
+type sipApp struct{}
+
+func init() {
+	registerUDP(sipApp{}, 5060)
+	registerTCP(sipTCPApp{}, 5060)
+}
+
+func (sipApp) dissect(c *ctx, u *udpDatagram) bool {
+	if sipLineType(firstLine(u.payload)) == 0 {
+		return false
+	}
+	sipMessage(c, u.payload)
+	return true
+}
+
+type sipTCPApp struct{}
+
+func (sipTCPApp) dissect(s *tcpSegment, data []byte) int {
+	off := 0
+	for off < len(data) {
+		b := data[off:]
+		if sipLineType(firstLine(b)) == 0 {
+			return len(data)
+		}
+		n, ok := sipTCPLen(b)
+		if !ok {
+			return off
+		}
+		sipMessage(s.c, b[:n])
+		s.done()
+		off += n
+	}
+	return off
+}
+
+// sipTCPLen is the length of the SIP message at the start of b (headers and
+// Content-Length body); ok false when it is not complete.
+func sipTCPLen(b []byte) (int, bool) {
+	p := 0
+	cl := 0
+	for {
+		ll, nx := findLineEnd(b[p:])
+		if ll < 0 {
+			return 0, false
+		}
+		line := b[p : p+ll]
+		p += nx
+		if ll == 0 {
+			break
+		}
+		if name, v, ok := sipHeader(line); ok && (eqFoldB(name, "Content-Length") || eqFoldB(name, "l")) {
+			cl, _ = strconv.Atoi(string(bytes.TrimSpace(v)))
+		}
+	}
+	if p+cl > len(b) {
+		return 0, false
+	}
+	return p + cl, true
+}
+
+// sipLineType: 1 request, 2 status, 0 neither.
+func sipLineType(line []byte) int {
+	if bytes.HasPrefix(line, []byte("SIP/2.0 ")) {
+		return 2
+	}
+	sp := bytes.IndexByte(line, ' ')
+	if sp <= 0 || !bytes.HasSuffix(line, []byte(" SIP/2.0")) {
+		return 0
+	}
+	return 1
+}
+
+func sipHeader(line []byte) (name, value []byte, ok bool) {
+	i := bytes.IndexByte(line, ':')
+	if i <= 0 {
+		return nil, nil, false
+	}
+	return bytes.TrimRight(line[:i], " \t"), bytes.TrimLeft(line[i+1:], " \t"), true
+}
+
+// sipMessage renders one SIP message as packet-sip.c does.
+func sipMessage(c *ctx, b []byte) {
+	line := firstLine(b)
+	typ := sipLineType(line)
+	_, next := findLineEnd(b)
+	var (
+		cseqMethod  []byte
+		contentType []byte
+		contacts    int
+		removes     int
+		star        bool
+		expires0    bool
+		cl          = -1
+	)
+	p := next
+	if p > len(b) {
+		p = len(b)
+	}
+	hdrEnd := len(b)
+	for p < len(b) {
+		ll, nx := findLineEnd(b[p:])
+		if ll < 0 {
+			ll, nx = len(b)-p, len(b)-p
+		}
+		h := b[p : p+ll]
+		p += nx
+		if ll == 0 {
+			hdrEnd = p
+			break
+		}
+		name, v, ok := sipHeader(h)
+		if !ok {
+			continue
+		}
+		switch {
+		case eqFoldB(name, "CSeq"):
+			f := bytes.Fields(v)
+			if len(f) >= 2 {
+				cseqMethod = f[1]
+			}
+		case eqFoldB(name, "Content-Type"), eqFoldB(name, "c"):
+			ct := v
+			if i := bytes.IndexByte(ct, ';'); i >= 0 {
+				ct = ct[:i]
+			}
+			contentType = bytes.ToLower(bytes.TrimSpace(ct))
+		case eqFoldB(name, "Content-Length"), eqFoldB(name, "l"):
+			cl, _ = strconv.Atoi(string(bytes.TrimSpace(v)))
+		case eqFoldB(name, "Expires"):
+			if string(bytes.TrimSpace(v)) == "0" {
+				expires0 = true
+			}
+		case eqFoldB(name, "Contact"), eqFoldB(name, "m"):
+			if string(bytes.TrimSpace(v)) == "*" {
+				star = true
+				continue
+			}
+			for _, ct := range sipSplitContacts(v) {
+				contacts++
+				if bytes.Contains(bytes.ToLower(ct), []byte("expires=0")) {
+					removes++
+				}
+			}
+		}
+	}
+	t := c.colSet("SIP")
+	isRegister := false
+	if typ == 1 {
+		t.Lit("Request: ")
+		rl := line[:len(line)-len(" SIP/2.0")]
+		st := t.Begin()
+		t.B = appendFormatText(t.B, rl)
+		t.End(span.Message, st)
+		isRegister = bytes.HasPrefix(rl, []byte("REGISTER "))
+	} else {
+		t.Lit("Status: ")
+		st := t.Begin()
+		t.B = appendFormatText(t.B, line[len("SIP/2.0 "):])
+		t.End(span.Message, st)
+		code := parseStatusCode(line)
+		if code >= 200 && code < 300 && len(cseqMethod) > 0 {
+			t.Lit(" (")
+			t.FieldBytes(span.Message, cseqMethod)
+			t.Lit(")")
+			isRegister = string(cseqMethod) == "REGISTER"
+		}
+	}
+	if isRegister {
+		st := t.Begin()
+		switch {
+		case star && expires0:
+			t.Lit("  (remove all bindings)")
+		case contacts == 0:
+			t.Lit("  (fetch bindings)")
+		case removes > 0 || expires0:
+			n := removes
+			if expires0 {
+				// tshark counts the Expires: 0 header once per contact too
+				n += contacts
+			}
+			t.Lit("  (remove ")
+			t.B = strconv.AppendInt(t.B, int64(n), 10)
+			t.Lit(" binding")
+			if n != 1 {
+				t.Lit("s")
+			}
+			t.Lit(")")
+		default:
+			t.Lit("  (")
+			t.B = strconv.AppendInt(t.B, int64(contacts), 10)
+			t.Lit(" binding")
+			if contacts != 1 {
+				t.Lit("s")
+			}
+			t.Lit(")")
+		}
+		t.End(span.Message, st)
+	}
+	body := len(b) - hdrEnd
+	if cl >= 0 && cl < body {
+		body = cl
+	}
+	if body > 0 && string(contentType) == "application/sdp" {
+		c.setProto("SIP/SDP")
+	}
+	t.Lit(" | ")
+}
+
+// sipSplitContacts splits a Contact value at commas outside <> and quotes.
+func sipSplitContacts(v []byte) [][]byte {
+	var out [][]byte
+	depth, quoted, start := 0, false, 0
+	for i, ch := range v {
+		switch {
+		case ch == '"':
+			quoted = !quoted
+		case quoted:
+		case ch == '<':
+			depth++
+		case ch == '>':
+			depth--
+		case ch == ',' && depth == 0:
+			out = append(out, v[start:i])
+			start = i + 1
+		}
+	}
+	if len(bytes.TrimSpace(v[start:])) > 0 {
+		out = append(out, v[start:])
+	}
+	return out
+}

@@ -30,13 +30,39 @@ func firstLine(b []byte) []byte {
 	return b[:ll]
 }
 
+// streamGuard remembers, per direction, the end of the stream data already
+// seen, so that retransmitted or out-of-order old data is left as plain TCP
+// as tshark shows it.
+type streamGuard struct {
+	next [2]uint32
+	set  [2]bool
+}
+
+// old reports whether the segment's payload lies wholly before data already
+// seen in its direction; otherwise it advances the mark.
+func (g *streamGuard) old(s *tcpSegment) bool {
+	end := s.relSeq + uint32(len(s.payload))
+	d := s.dir
+	if s.analysis&(taRetransmission|taFastRetransmission|taSpuriousRetransmission|taOutOfOrder) != 0 {
+		return true
+	}
+	if g.set[d] && !seqGT(end, g.next[d]) {
+		return true
+	}
+	g.set[d] = true
+	g.next[d] = end
+	return false
+}
+
 // ---- FTP ----
 
 type ftpApp struct{}
 
 // ftpConv is the state of an FTP control connection.
 type ftpConv struct {
-	command []byte // the last request line (command and arguments)
+	streamGuard
+	command  []byte // the last request line (command and arguments)
+	tlsAsked bool   // AUTH TLS/SSL sent
 }
 
 // ftpExpect is a data connection announced on a control connection.
@@ -85,6 +111,9 @@ func (ftpApp) dissect(s *tcpSegment, data []byte) int {
 		st = &ftpConv{}
 		s.conv.appState = st
 	}
+	if st.old(s) {
+		return len(data)
+	}
 	line := firstLine(data)
 	isReq := s.dstPort == 21
 	t := c.colSet("FTP")
@@ -99,6 +128,9 @@ func (ftpApp) dissect(s *tcpSegment, data []byte) int {
 	t.End(span.Message, start)
 	s.done()
 	if isReq {
+		if asciiPrefixFold(line, "AUTH TLS") || asciiPrefixFold(line, "AUTH SSL") {
+			st.tlsAsked = true
+		}
 		if bytes.HasPrefix(line, []byte("PORT ")) {
 			if a, p, ok := ftpHostPort(line[5:]); ok {
 				ftpExpectsOf(c.d).add(ftpExpect{addr: a, port: p, mode: "PORT", ctl: st})
@@ -110,6 +142,8 @@ func (ftpApp) dissect(s *tcpSegment, data []byte) int {
 		}
 	} else {
 		switch {
+		case st.tlsAsked && bytes.HasPrefix(line, []byte("234")):
+			startTLS(s)
 		case bytes.HasPrefix(line, []byte("227")):
 			i := bytes.IndexByte(line, '(')
 			if i >= 0 {
@@ -185,6 +219,7 @@ func ftpEPRT(b []byte) (netip.Addr, uint16, bool) {
 
 // ftpDataApp renders the data connection of an FTP session.
 type ftpDataApp struct {
+	streamGuard
 	mode string
 	ctl  *ftpConv
 }
@@ -203,6 +238,9 @@ func ftpDataHeuristic(s *tcpSegment, data []byte) tcpApp {
 }
 
 func (a *ftpDataApp) dissect(s *tcpSegment, data []byte) int {
+	if a.old(s) {
+		return len(data)
+	}
 	t := s.c.colSet("FTP-DATA")
 	st := t.Begin()
 	t.Lit("FTP Data: ")
@@ -488,4 +526,277 @@ func sipSplitContacts(v []byte) [][]byte {
 		out = append(out, v[start:])
 	}
 	return out
+}
+
+// startTLS hands the rest of a conversation to the TLS dissector after a
+// STARTTLS-style upgrade (the app registered on port 443, if any).
+func startTLS(s *tcpSegment) {
+	var app tcpApp = tunnelData{}
+	if a, ok := tcpPortApps[443]; ok {
+		app = a
+	}
+	s.conv.app = app
+	s.conv.appState = nil
+}
+
+// ---- SMTP ----
+
+type smtpApp struct{}
+
+func init() { registerTCP(smtpApp{}, 25, 587) }
+
+const (
+	smtpCommand = iota
+	smtpData
+	smtpAuthUser
+	smtpAuthPass
+)
+
+type smtpConv struct {
+	streamGuard
+	state    int
+	tlsAsked bool
+	msg      []byte // the message body being reassembled
+}
+
+func (smtpApp) dissect(s *tcpSegment, data []byte) int {
+	c := s.c
+	st, ok := s.conv.appState.(*smtpConv)
+	if !ok {
+		st = &smtpConv{}
+		s.conv.appState = st
+	}
+	if st.old(s) {
+		return len(data)
+	}
+	isReq := s.dstPort == 25 || s.dstPort == 587
+	if isReq && st.state == smtpData {
+		// Message data: each segment is a fragment until the "." line.
+		eom := -1
+		for p := 0; p < len(data); {
+			ll, nx := findLineEnd(data[p:])
+			if ll < 0 {
+				break
+			}
+			if ll == 1 && data[p] == '.' {
+				eom = p
+				break
+			}
+			p += nx
+		}
+		if eom < 0 {
+			if len(st.msg) < 1<<20 {
+				st.msg = append(st.msg, data...)
+			}
+			t := c.colSet("SMTP")
+			st0 := t.Begin()
+			t.Lit("C: DATA fragment, ")
+			t.B = strconv.AppendInt(t.B, int64(len(data)), 10)
+			t.Lit(" bytes")
+			t.End(span.Message, st0)
+			s.done()
+			return len(data)
+		}
+		st.msg = append(st.msg, data[:eom]...)
+		c.colSet("SMTP/IMF")
+		imfInfo(c, st.msg)
+		st.msg = st.msg[:0]
+		st.state = smtpCommand
+		s.done()
+		return len(data)
+	}
+	// Commands and replies are lines: wait for a complete one.
+	if ll, _ := findLineEnd(data); ll < 0 && !c.truncated {
+		return 0
+	}
+	t := c.colSet("SMTP")
+	if isReq {
+		line := firstLine(data)
+		st0 := t.Begin()
+		switch st.state {
+		case smtpAuthUser:
+			t.Lit("C: User: ")
+			t.B = appendFormatText(t.B, line)
+			st.state = smtpAuthPass
+		case smtpAuthPass:
+			t.Lit("C: Pass: ")
+			t.B = appendFormatText(t.B, line)
+			st.state = smtpCommand
+		default:
+			t.Lit("C: ")
+			t.B = appendFormatText(t.B, line)
+			switch {
+			case eqFoldB(line, "DATA"):
+				st.state = smtpData
+				st.msg = st.msg[:0]
+			case eqFoldB(line, "AUTH LOGIN"):
+				st.state = smtpAuthUser
+			case asciiPrefixFold(line, "AUTH LOGIN "):
+				st.state = smtpAuthPass
+			case eqFoldB(line, "STARTTLS"):
+				st.tlsAsked = true
+			}
+		}
+		t.End(span.Message, st0)
+		s.done()
+		return len(data)
+	}
+	st0 := t.Begin()
+	t.Lit("S: ")
+	first := true
+	for p := 0; p < len(data); {
+		ll, nx := findLineEnd(data[p:])
+		if ll < 0 {
+			ll, nx = len(data)-p, len(data)-p
+		}
+		line := data[p : p+ll]
+		p += nx
+		if first {
+			t.B = appendFormatText(t.B, line)
+			first = false
+			if st.tlsAsked && bytes.HasPrefix(line, []byte("220")) {
+				st.tlsAsked = false
+				t.End(span.Message, st0)
+				s.done()
+				startTLS(s)
+				return len(data)
+			}
+			if st.state == smtpData && len(line) > 0 && line[0] != '3' {
+				st.state = smtpCommand // DATA refused
+			}
+			continue
+		}
+		t.Lit(" | ")
+		if len(line) > 4 {
+			t.B = appendFormatText(t.B, line[4:])
+		}
+	}
+	t.End(span.Message, st0)
+	s.done()
+	return len(data)
+}
+
+// imfInfo appends what the IMF dissector puts in the Info column for a
+// message: the From and Subject fields in order, then the media types of
+// the body parts.
+func imfInfo(c *ctx, msg []byte) {
+	t := &c.p.Info
+	p := 0
+	var ctype, boundary []byte
+	for p < len(msg) {
+		line, n, end := headerLine(msg[p:])
+		p += n
+		if end {
+			break
+		}
+		name, v, ok := sipHeader(line)
+		if !ok {
+			continue
+		}
+		switch {
+		case eqFoldB(name, "From"), eqFoldB(name, "Subject"):
+			st := t.Begin()
+			t.B = append(t.B, bytes.ToLower(name)...)
+			t.Lit(": ")
+			t.B = appendFormatText(t.B, v)
+			t.Lit(", ")
+			t.End(span.Message, st)
+		case eqFoldB(name, "Content-Type"):
+			ctype, boundary = mimeType(v)
+		}
+	}
+	mimeParts(t, ctype, boundary, msg[p:], 0)
+}
+
+// mimeType returns the lower-case media type of a Content-Type value and
+// its boundary parameter.
+func mimeType(v []byte) (ct, boundary []byte) {
+	ct = v
+	if i := bytes.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	ct = bytes.ToLower(bytes.TrimSpace(ct))
+	lv := bytes.ToLower(v)
+	if i := bytes.Index(lv, []byte("boundary=")); i >= 0 {
+		b := v[i+len("boundary="):]
+		if len(b) > 0 && b[0] == '"' {
+			b = b[1:]
+			if j := bytes.IndexByte(b, '"'); j >= 0 {
+				b = b[:j]
+			}
+		} else if j := bytes.IndexAny(b, "; \t"); j >= 0 {
+			b = b[:j]
+		}
+		boundary = b
+	}
+	return ct, boundary
+}
+
+// mimeParts appends " (type)" for each leaf body part, as the multipart and
+// media dissectors do.
+func mimeParts(t *span.Text, ct, boundary, body []byte, depth int) {
+	if len(ct) == 0 || depth > 8 {
+		return
+	}
+	if !bytes.HasPrefix(ct, []byte("multipart/")) || len(boundary) == 0 {
+		if string(ct) == "application/octet-stream" {
+			return
+		}
+		t.Lit(" ")
+		t.Field(span.Message, "("+string(ct)+")")
+		return
+	}
+	delim := append([]byte("--"), boundary...)
+	parts := bytes.Split(body, delim)
+	for i, part := range parts {
+		if i == 0 {
+			continue // preamble
+		}
+		if bytes.HasPrefix(part, []byte("--")) {
+			break // close delimiter
+		}
+		// skip the rest of the delimiter line
+		_, nx := findLineEnd(part)
+		part = part[nx:]
+		var pct, pb []byte
+		p := 0
+		for p < len(part) {
+			line, n, end := headerLine(part[p:])
+			p += n
+			if end {
+				break
+			}
+			if name, v, ok := sipHeader(line); ok && eqFoldB(name, "Content-Type") {
+				pct, pb = mimeType(v)
+			}
+		}
+		if len(pct) == 0 {
+			pct = []byte("text/plain")
+		}
+		mimeParts(t, pct, pb, part[p:], depth+1)
+	}
+}
+
+// headerLine returns the first header line of b with its continuation lines
+// unfolded, the bytes it took, and whether it was the empty line ending the
+// headers.
+func headerLine(b []byte) (line []byte, n int, end bool) {
+	ll, nx := findLineEnd(b)
+	if ll < 0 {
+		ll, nx = len(b), len(b)
+	}
+	if ll == 0 {
+		return nil, nx, true
+	}
+	line = b[:ll]
+	p := nx
+	for p < len(b) && (b[p] == ' ' || b[p] == '\t') {
+		l2, n2 := findLineEnd(b[p:])
+		if l2 < 0 {
+			l2, n2 = len(b)-p, len(b)-p
+		}
+		line = append(append([]byte(nil), line...), b[p:p+l2]...)
+		p += n2
+	}
+	return line, p, false
 }

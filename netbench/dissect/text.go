@@ -800,3 +800,98 @@ func headerLine(b []byte) (line []byte, n int, end bool) {
 	}
 	return line, p, false
 }
+
+// ---- IMAP ----
+
+type imapApp struct{}
+
+func init() { registerTCP(imapApp{}, 143) }
+
+type imapConv struct{ streamGuard }
+
+func (imapApp) dissect(s *tcpSegment, data []byte) int {
+	st, ok := s.conv.appState.(*imapConv)
+	if !ok {
+		st = &imapConv{}
+		s.conv.appState = st
+	}
+	if st.old(s) {
+		return len(data)
+	}
+	// Every line replaces the Info column: the last one stays.
+	var last []byte
+	for p := 0; p < len(data); {
+		ll, nx := findLineEnd(data[p:])
+		if ll < 0 {
+			ll, nx = len(data)-p, len(data)-p
+		}
+		last = data[p : p+ll]
+		p += nx
+	}
+	t := s.c.colSet("IMAP")
+	if s.dstPort == 143 {
+		t.Lit("Request: ")
+	} else {
+		t.Lit("Response: ")
+	}
+	st0 := t.Begin()
+	t.B = appendFormatText(t.B, last)
+	t.End(span.Message, st0)
+	s.done()
+	return len(data)
+}
+
+// ---- IRC ----
+
+type ircApp struct{}
+
+func init() { registerTCP(ircApp{}, 6666, 6667, 6668, 6669) }
+
+type ircConv struct{ streamGuard }
+
+func (ircApp) dissect(s *tcpSegment, data []byte) int {
+	st, ok := s.conv.appState.(*ircConv)
+	if !ok {
+		st = &ircConv{}
+		s.conv.appState = st
+	}
+	if st.old(s) {
+		return len(data)
+	}
+	t := s.c.colSet("IRC")
+	isReq := s.dstPort >= 6666 && s.dstPort <= 6669
+	if isReq {
+		t.Lit("Request")
+	} else {
+		t.Lit("Response")
+	}
+	for p := 0; p < len(data); {
+		ll, nx := findLineEnd(data[p:])
+		if ll < 0 {
+			ll, nx = len(data)-p, len(data)-p
+		}
+		line := data[p : p+ll]
+		p += nx
+		if len(line) == 0 {
+			continue
+		}
+		if line[0] == ':' {
+			i := bytes.IndexByte(line, ' ')
+			if i < 0 {
+				continue
+			}
+			line = line[i+1:]
+		}
+		cmd := bytes.TrimLeft(line, " ")
+		if i := bytes.IndexByte(cmd, ' '); i >= 0 {
+			cmd = cmd[:i]
+		}
+		t.Lit(" (")
+		st0 := t.Begin()
+		t.B = appendFormatText(t.B, cmd)
+		t.End(span.Message, st0)
+		t.Lit(")")
+	}
+	s.done()
+	return len(data)
+}

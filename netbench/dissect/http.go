@@ -222,6 +222,10 @@ func (h *httpConv) message(c *ctx, s *tcpSegment, data []byte, fin bool, proto s
 		off = 2
 	}
 	b := data[off:]
+	if s != nil && !h.seen && len(b) > 0 && !isPrint(b[0]) && s.analysis&taKeepAlive == 0 {
+		// Binary data where no HTTP was seen yet: not for HTTP.
+		return len(data), 0
+	}
 	trunc := c.truncated // bytes missing from the capture: no desegmentation
 	lineLen, next := findLineEnd(b)
 	noLine := lineLen < 0

@@ -289,6 +289,7 @@ func (h *httpConv) message(c *ctx, s *tcpSegment, data []byte, fin bool, proto s
 
 	// Headers.
 	var hd httpHeaders
+	hd.response = typ == httpResponse
 	p := next
 	hdrEnd := len(b)
 	for p < len(b) {
@@ -386,6 +387,32 @@ func httpBody(c *ctx, t *span.Text, hd *httpHeaders, body []byte, proto string) 
 		}
 	}
 	switch ct {
+	case "application/ocsp-request", "application/ocsp-response":
+		c.setProto("OCSP")
+		t := c.colClear()
+		if ct == "application/ocsp-request" {
+			t.Field(span.Message, "Request")
+		} else {
+			t.Field(span.Message, "Response")
+		}
+		return
+	case "application/ipp":
+		if len(body) >= 4 {
+			c.setProto("IPP")
+			t := c.colClear()
+			st := t.Begin()
+			code := binary.BigEndian.Uint16(body[2:])
+			if hd.response {
+				t.Lit("IPP Response (")
+				t.Lit(ippStatusName(code))
+			} else {
+				t.Lit("IPP Request (")
+				t.Lit(ippOperationName(code))
+			}
+			t.Lit(")")
+			t.End(span.Message, st)
+			return
+		}
 	case "application/json", "application/json-rpc", "application/jsonrequest", "application/dds-web+json",
 		"application/vnd.oma.lwm2m+json", "application/x-amz-json-1.1":
 		c.setProto(c.p.Protocol + "/JSON")
@@ -797,6 +824,7 @@ type httpHeaders struct {
 	chunked         bool
 	upgrade         int
 	ntlm            []byte
+	response        bool // the message is a response
 }
 
 func (hd *httpHeaders) parse(line []byte) {
@@ -1043,4 +1071,54 @@ func inflateHead(enc string, body []byte, n int) []byte {
 	buf := make([]byte, n)
 	k, _ := io.ReadFull(r, buf)
 	return buf[:k]
+}
+
+var ippOperations = map[uint16]string{
+	0x0002: "Print-Job", 0x0003: "Print-URI", 0x0004: "Validate-Job", 0x0005: "Create-Job",
+	0x0006: "Send-Document", 0x0007: "Send-URI", 0x0008: "Cancel-Job", 0x0009: "Get-Job-Attributes",
+	0x000a: "Get-Jobs", 0x000b: "Get-Printer-Attributes", 0x000c: "Hold-Job", 0x000d: "Release-Job",
+	0x000e: "Restart-Job", 0x0010: "Pause-Printer", 0x0011: "Resume-Printer", 0x0012: "Purge-Jobs",
+	0x0013: "Set-Printer-Attributes", 0x0014: "Set-Job-Attributes", 0x0015: "Get-Printer-Supported-Values",
+	0x0016: "Create-Printer-Subscriptions", 0x0017: "Create-Job-Subscriptions", 0x0018: "Get-Subscription-Attributes",
+	0x0019: "Get-Subscriptions", 0x001a: "Renew-Subscription", 0x001b: "Cancel-Subscription",
+	0x001c: "Get-Notifications", 0x0022: "Enable-Printer", 0x0023: "Disable-Printer",
+	0x003b: "Close-Job", 0x003c: "Identify-Printer",
+	0x4001: "CUPS-Get-Default", 0x4002: "CUPS-Get-Printers", 0x4003: "CUPS-Add-Modify-Printer",
+	0x4004: "CUPS-Delete-Printer", 0x4005: "CUPS-Get-Classes", 0x4006: "CUPS-Add-Modify-Class",
+	0x4007: "CUPS-Delete-Class", 0x4008: "CUPS-Accept-Jobs", 0x4009: "CUPS-Reject-Jobs",
+	0x400a: "CUPS-Set-Default", 0x400b: "CUPS-Get-Devices", 0x400c: "CUPS-Get-PPDs", 0x400d: "CUPS-Move-Job",
+	0x400e: "CUPS-Authenticate-Job", 0x400f: "CUPS-Get-PPD", 0x4027: "CUPS-Get-Document",
+}
+
+func ippOperationName(op uint16) string {
+	if n, ok := ippOperations[op]; ok {
+		return n
+	}
+	return "Unknown (0x" + strconv.FormatUint(uint64(op), 16) + ")"
+}
+
+var ippStatuses = map[uint16]string{
+	0x0000: "successful-ok", 0x0001: "successful-ok-ignored-or-substituted-attributes",
+	0x0002: "successful-ok-conflicting-attributes", 0x0003: "successful-ok-ignored-subscriptions",
+	0x0005: "successful-ok-too-many-events", 0x0007: "successful-ok-events-complete",
+	0x0400: "client-error-bad-request", 0x0401: "client-error-forbidden", 0x0402: "client-error-not-authenticated",
+	0x0403: "client-error-not-authorized", 0x0404: "client-error-not-possible", 0x0405: "client-error-timeout",
+	0x0406: "client-error-not-found", 0x0407: "client-error-gone", 0x0408: "client-error-request-entity-too-large",
+	0x0409: "client-error-request-value-too-long", 0x040a: "client-error-document-format-not-supported",
+	0x040b: "client-error-attributes-or-values-not-supported", 0x040c: "client-error-uri-scheme-not-supported",
+	0x040d: "client-error-charset-not-supported", 0x040e: "client-error-conflicting-attributes",
+	0x040f: "client-error-compression-not-supported", 0x0410: "client-error-compression-error",
+	0x0411: "client-error-document-format-error", 0x0412: "client-error-document-access-error",
+	0x0500: "server-error-internal-error", 0x0501: "server-error-operation-not-supported",
+	0x0502: "server-error-service-unavailable", 0x0503: "server-error-version-not-supported",
+	0x0504: "server-error-device-error", 0x0505: "server-error-temporary-error",
+	0x0506: "server-error-not-accepting-jobs", 0x0507: "server-error-busy", 0x0508: "server-error-job-canceled",
+	0x0509: "server-error-multiple-document-jobs-not-supported",
+}
+
+func ippStatusName(code uint16) string {
+	if n, ok := ippStatuses[code]; ok {
+		return n
+	}
+	return "Unknown (0x" + strconv.FormatUint(uint64(code), 16) + ")"
 }

@@ -895,3 +895,41 @@ func (ircApp) dissect(s *tcpSegment, data []byte) int {
 	s.done()
 	return len(data)
 }
+
+// ---- NNTP, Kismet: "Request: line" / "Response: line" ----
+
+// lineApp renders the first line of each segment as packet-nntp.c and
+// packet-kismet.c do.
+type lineApp struct {
+	proto string
+	port  uint16 // the server port: segments to it are requests
+}
+
+func init() {
+	registerTCP(&lineApp{proto: "NNTP", port: 119}, 119)
+	registerTCP(&lineApp{proto: "kismet", port: 2501}, 2501)
+}
+
+type lineConv struct{ streamGuard }
+
+func (a *lineApp) dissect(s *tcpSegment, data []byte) int {
+	st, ok := s.conv.appState.(*lineConv)
+	if !ok {
+		st = &lineConv{}
+		s.conv.appState = st
+	}
+	if st.old(s) {
+		return len(data)
+	}
+	t := s.c.colSet(a.proto)
+	if s.dstPort == a.port {
+		t.Lit("Request: ")
+	} else {
+		t.Lit("Response: ")
+	}
+	st0 := t.Begin()
+	t.B = appendFormatText(t.B, firstLine(data))
+	t.End(span.Message, st0)
+	s.done()
+	return len(data)
+}

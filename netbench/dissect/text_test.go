@@ -1,0 +1,148 @@
+package dissect
+
+import (
+	"encoding/binary"
+	"testing"
+
+	"github.com/lens-go/lens/netbench/capture"
+)
+
+// udpFrame builds a raw IPv4/UDP frame.
+func udpFrame(n int, src, dst [4]byte, sp, dp uint16, payload string) *capture.Frame {
+	udp := make([]byte, 8, 8+len(payload))
+	binary.BigEndian.PutUint16(udp[0:], sp)
+	binary.BigEndian.PutUint16(udp[2:], dp)
+	binary.BigEndian.PutUint16(udp[4:], uint16(8+len(payload)))
+	udp = append(udp, payload...)
+	ip := make([]byte, 20, 20+len(udp))
+	ip[0] = 0x45
+	binary.BigEndian.PutUint16(ip[2:], uint16(20+len(udp)))
+	ip[9] = protoUDP
+	copy(ip[12:], src[:])
+	copy(ip[16:], dst[:])
+	ip = append(ip, udp...)
+	return &capture.Frame{Index: n, OrigLen: len(ip), Data: ip, LinkType: capture.LinkRaw}
+}
+
+type seg struct {
+	dir  int
+	data string
+}
+
+// checkTCP renders a conversation (after a handshake) and compares the
+// Protocol and Info of each segment's frame.
+func checkTCP(t *testing.T, clientPort, serverPort uint16, segs []seg, want []renderedFrame) {
+	t.Helper()
+	b := newTCPFlow(clientPort, serverPort)
+	frames := handshake(b)
+	for _, s := range segs {
+		frames = append(frames, b.frame(s.dir, thACK|thPSH, s.data))
+	}
+	got := renderFlow(frames...)[3:]
+	for i, w := range want {
+		if got[i] != w {
+			t.Errorf("frame %d: got %q %q, want %q %q", i+4, got[i].proto, got[i].info, w.proto, w.info)
+		}
+	}
+}
+
+func TestFTP(t *testing.T) {
+	checkTCP(t, 50000, 21, []seg{
+		{1, "220 (vsFTPd 3.0.3)\r\n"},
+		{0, "USER anonymous\r\n"},
+		{1, "211-Features:\r\n EPRT\r\n"},
+	}, []renderedFrame{
+		{"FTP", "Response: 220 (vsFTPd 3.0.3)"},
+		{"FTP", "Request: USER anonymous"},
+		{"FTP", "Response: 211-Features:"},
+	})
+}
+
+func TestFTPData(t *testing.T) {
+	ctl := newTCPFlow(50000, 21)
+	frames := handshake(ctl)
+	frames = append(frames,
+		ctl.frame(0, thACK|thPSH, "PASV\r\n"),
+		ctl.frame(1, thACK|thPSH, "227 Entering Passive Mode (10,0,0,2,100,85).\r\n"),
+		ctl.frame(0, thACK|thPSH, "RETR a.zip\r\n"))
+	data := newTCPFlow(50001, 100*256+85)
+	data.n = ctl.n
+	frames = append(frames, handshake(data)...)
+	frames = append(frames, data.frame(1, thACK, "0123456789"))
+	got := renderFlow(frames...)
+	if w := (renderedFrame{"FTP-DATA", "FTP Data: 10 bytes (PASV) (RETR a.zip)"}); got[len(got)-1] != w {
+		t.Errorf("got %q %q, want %q %q", got[len(got)-1].proto, got[len(got)-1].info, w.proto, w.info)
+	}
+}
+
+func TestTelnet(t *testing.T) {
+	checkTCP(t, 1550, 23, []seg{{0, "\xff\xfd\x03"}, {1, "\xff"}}, []renderedFrame{
+		{"TELNET", "Telnet Data ..."},
+		{"TELNET", "Telnet Data ...[Malformed Packet]"},
+	})
+}
+
+func TestSMTP(t *testing.T) {
+	checkTCP(t, 1470, 25, []seg{
+		{1, "220-mx ESMTP\r\n220-second line\r\n220 last\r\n"},
+		{0, "AUTH LOGIN\r\n"},
+		{0, "dXNlcg==\r\n"},
+		{0, "cGFzcw==\r\n"},
+		{0, "DATA\r\n"},
+		{0, "From: A <a@b>\r\nSubject: hi\r\nContent-Type: multipart/alternative;\r\n\tboundary=\"XX\"\r\n\r\n"},
+		{0, "--XX\r\nContent-Type: text/plain\r\n\r\nx\r\n--XX\r\nContent-Type: text/html\r\n\r\ny\r\n--XX--\r\n.\r\n"},
+	}, []renderedFrame{
+		{"SMTP", "S: 220-mx ESMTP | second line | last"},
+		{"SMTP", "C: AUTH LOGIN"},
+		{"SMTP", "C: User: dXNlcg=="},
+		{"SMTP", "C: Pass: cGFzcw=="},
+		{"SMTP", "C: DATA"},
+		{"SMTP", "C: DATA fragment, 84 bytes"},
+		{"SMTP/IMF", "from: A <a@b>, subject: hi,  (text/plain) (text/html)"},
+	})
+}
+
+func TestIRCAndIMAP(t *testing.T) {
+	checkTCP(t, 49170, 6667, []seg{
+		{0, "NICK x\r\nUSER x 0 * :x\r\n"},
+		{1, ":srv 001 x :hi\r\n 5799 :tail\r\n"},
+	}, []renderedFrame{{"IRC", "Request (NICK) (USER)"}, {"IRC", "Response (001) (5799)"}})
+	checkTCP(t, 46045, 143, []seg{
+		{0, "C1 SELECT INBOX\r\n"},
+		{1, "* 1 EXISTS\r\nC1 OK SELECT Completed\r\n"},
+	}, []renderedFrame{{"IMAP", "Request: C1 SELECT INBOX"}, {"IMAP", "Response: C1 OK SELECT Completed"}})
+}
+
+func TestXMPP(t *testing.T) {
+	checkTCP(t, 57094, 5222, []seg{
+		{0, "<?xml version='1.0' ?>"},
+		{0, "<iq type='get' to='a.lan'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>"},
+		{1, "<iq type='result' from='b@a.lan'><blocklist xmlns='urn:xmpp:blocking'/></iq>"},
+		{0, "<iq type='set' id='1'><query xmlns='jabber:iq:register'><username>t</username></query></iq>"},
+		{1, "<stream:stream from='a.lan' id='1'"},
+	}, []renderedFrame{
+		{"XMPP/XML", "XML "},
+		{"XMPP/XML", "IQ(get) QUERY(disco#info) > a.lan "},
+		{"XMPP/XML", "IQ(result) BLOCKLIST < b@a.lan "},
+		{"XMPP/XML", "IQ(set) QUERY "},
+		{"TCP", "5222 → 57094 [PSH, ACK] Seq=77 Ack=199 Win=65535 Len=34 [TCP segment of a reassembled PDU]"},
+	})
+}
+
+func TestSIP(t *testing.T) {
+	reg := "REGISTER sip:example.com SIP/2.0\r\nCSeq: 1 REGISTER\r\nContact: <sip:u@10.0.0.1>;expires=0\r\nExpires: 0\r\n\r\n"
+	ok := "SIP/2.0 200 OK\r\nCSeq: 1 REGISTER\r\nContact: <sip:u@10.0.0.1>;expires=60\r\n\r\n"
+	invite := "INVITE sip:bob@example.com SIP/2.0\r\nCSeq: 2 INVITE\r\nContent-Type: application/sdp\r\nContent-Length: 4\r\n\r\nv=0\n"
+	a, b := [4]byte{10, 0, 0, 1}, [4]byte{10, 0, 0, 2}
+	got := renderFlow(udpFrame(1, a, b, 5060, 5060, reg), udpFrame(2, b, a, 5060, 5060, ok), udpFrame(3, a, b, 5060, 5060, invite))
+	want := []renderedFrame{
+		{"SIP", "Request: REGISTER sip:example.com  (remove 2 bindings) | "},
+		{"SIP", "Status: 200 OK (REGISTER)  (1 binding) | "},
+		{"SIP/SDP", "Request: INVITE sip:bob@example.com | "},
+	}
+	for i, w := range want {
+		if got[i] != w {
+			t.Errorf("frame %d: got %q %q, want %q %q", i+1, got[i].proto, got[i].info, w.proto, w.info)
+		}
+	}
+}

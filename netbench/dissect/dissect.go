@@ -75,10 +75,6 @@ type Dissector struct {
 	frags  *fragTable
 	frame  int
 	linkOK bool
-	// appExt holds per-capture state of application dissectors that spans
-	// conversations (FTP data connections announced on the control
-	// connection), by protocol name; nil until one needs it.
-	appExt map[string]any
 }
 
 // New returns a Dissector with the given configuration.

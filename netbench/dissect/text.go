@@ -78,14 +78,18 @@ type ftpExpects struct {
 	list []ftpExpect
 }
 
+// ftpExpectKey is the key of the pseudo-conversation that holds a
+// Dissector's FTP expectations: no real conversation has zero addresses and
+// ports, so the TCP conversation table keeps per-capture state for the
+// FTP dissector without a field of its own in the Dissector.
+var ftpExpectKey = tcpKey{pa: 0, pb: 0}
+
 func ftpExpectsOf(d *Dissector) *ftpExpects {
-	if d.appExt == nil {
-		d.appExt = map[string]any{}
-	}
-	e, ok := d.appExt["ftp"].(*ftpExpects)
+	conv, _ := d.tcp.get(ftpExpectKey)
+	e, ok := conv.appState.(*ftpExpects)
 	if !ok {
 		e = &ftpExpects{}
-		d.appExt["ftp"] = e
+		conv.appState = e
 	}
 	return e
 }
@@ -225,7 +229,11 @@ type ftpDataApp struct {
 }
 
 func ftpDataHeuristic(s *tcpSegment, data []byte) tcpApp {
-	e, ok := s.c.d.appExt["ftp"].(*ftpExpects)
+	conv := s.c.d.tcp.lookup(ftpExpectKey)
+	if conv == nil {
+		return nil
+	}
+	e, ok := conv.appState.(*ftpExpects)
 	if !ok {
 		return nil
 	}

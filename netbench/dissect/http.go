@@ -256,7 +256,7 @@ func (h *httpConv) message(c *ctx, s *tcpSegment, data []byte, fin bool, proto s
 	h.seen = true
 	t := c.colSet(proto)
 	st := t.Begin()
-	t.B = appendFormatText(t.B, line)
+	t.B = appendFmtText(t.B, line)
 	t.Lit(" ")
 	t.End(span.Message, st)
 
@@ -932,10 +932,10 @@ func ntlmString(b []byte, at int, unicode bool) string {
 	return string(out)
 }
 
-// appendFormatText is epan's format_text: printable ASCII is kept, the
+// appendFmtText is epan's format_text: printable ASCII is kept, the
 // usual escapes are written as \a \b \f \n \r \t \v, other bytes as \ooo.
 // UTF-8 sequences are kept.
-func appendFormatText(dst, s []byte) []byte {
+func appendFmtText(dst, s []byte) []byte {
 	for i := 0; i < len(s); i++ {
 		ch := s[i]
 		switch {

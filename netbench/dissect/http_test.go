@@ -71,7 +71,7 @@ func renderFlow(frames ...*capture.Frame) []renderedFrame {
 }
 
 // handshake returns the three frames opening a conversation.
-func handshake(b *tcpFlowBuilder) []*capture.Frame {
+func httpHandshake(b *tcpFlowBuilder) []*capture.Frame {
 	return []*capture.Frame{b.frame(0, thSYN, ""), b.frame(1, thSYN|thACK, ""), b.frame(0, thACK, "")}
 }
 
@@ -167,7 +167,7 @@ func TestHTTPReassembly(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newTCPFlow(40000, 80)
-			frames := handshake(b)
+			frames := httpHandshake(b)
 			for _, s := range tc.segments {
 				frames = append(frames, b.frame(s.dir, thACK, s.data))
 			}
@@ -183,7 +183,7 @@ func TestHTTPReassembly(t *testing.T) {
 
 func TestHTTPInfoSpans(t *testing.T) {
 	b := newTCPFlow(40000, 8080)
-	frames := append(handshake(b), b.frame(0, thACK, "GET / HTTP/1.1\r\n\r\n"))
+	frames := append(httpHandshake(b), b.frame(0, thACK, "GET / HTTP/1.1\r\n\r\n"))
 	d := New(Config{})
 	var p Packet
 	for _, f := range frames {
@@ -227,8 +227,8 @@ func TestHTTPHelpers(t *testing.T) {
 	if got := chunkSize([]byte("1a;ext=1")); got != 26 {
 		t.Errorf("chunkSize = %d, want 26", got)
 	}
-	if got := string(appendFormatText(nil, []byte("a\tb\x01"))); got != `a\tb\001` {
-		t.Errorf("appendFormatText = %q", got)
+	if got := string(appendFmtText(nil, []byte("a\tb\x01"))); got != `a\tb\001` {
+		t.Errorf("appendFmtText = %q", got)
 	}
 }
 

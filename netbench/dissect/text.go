@@ -128,7 +128,7 @@ func (ftpApp) dissect(s *tcpSegment, data []byte) int {
 		t.Lit("Response: ")
 	}
 	start := t.Begin()
-	t.B = appendFormatText(t.B, line)
+	t.B = appendFmtText(t.B, line)
 	t.End(span.Message, start)
 	s.done()
 	if isReq {
@@ -147,7 +147,7 @@ func (ftpApp) dissect(s *tcpSegment, data []byte) int {
 	} else {
 		switch {
 		case st.tlsAsked && bytes.HasPrefix(line, []byte("234")):
-			startTLS(s)
+			handToTLS(s)
 		case bytes.HasPrefix(line, []byte("227")):
 			i := bytes.IndexByte(line, '(')
 			if i >= 0 {
@@ -258,7 +258,7 @@ func (a *ftpDataApp) dissect(s *tcpSegment, data []byte) int {
 	t.Lit(")")
 	if a.ctl != nil && len(a.ctl.command) > 0 {
 		t.Lit(" (")
-		t.B = appendFormatText(t.B, a.ctl.command)
+		t.B = appendFmtText(t.B, a.ctl.command)
 		t.Lit(")")
 	}
 	t.End(span.Message, st)
@@ -455,13 +455,13 @@ func sipMessage(c *ctx, b []byte) {
 		t.Lit("Request: ")
 		rl := line[:len(line)-len(" SIP/2.0")]
 		st := t.Begin()
-		t.B = appendFormatText(t.B, rl)
+		t.B = appendFmtText(t.B, rl)
 		t.End(span.Message, st)
 		isRegister = bytes.HasPrefix(rl, []byte("REGISTER "))
 	} else {
 		t.Lit("Status: ")
 		st := t.Begin()
-		t.B = appendFormatText(t.B, line[len("SIP/2.0 "):])
+		t.B = appendFmtText(t.B, line[len("SIP/2.0 "):])
 		t.End(span.Message, st)
 		code := parseStatusCode(line)
 		if code >= 200 && code < 300 && len(cseqMethod) > 0 {
@@ -536,9 +536,9 @@ func sipSplitContacts(v []byte) [][]byte {
 	return out
 }
 
-// startTLS hands the rest of a conversation to the TLS dissector after a
+// handToTLS hands the rest of a conversation to the TLS dissector after a
 // STARTTLS-style upgrade (the app registered on port 443, if any).
-func startTLS(s *tcpSegment) {
+func handToTLS(s *tcpSegment) {
 	var app tcpApp = tunnelData{}
 	if a, ok := tcpPortApps[443]; ok {
 		app = a
@@ -624,15 +624,15 @@ func (smtpApp) dissect(s *tcpSegment, data []byte) int {
 		switch st.state {
 		case smtpAuthUser:
 			t.Lit("C: User: ")
-			t.B = appendFormatText(t.B, line)
+			t.B = appendFmtText(t.B, line)
 			st.state = smtpAuthPass
 		case smtpAuthPass:
 			t.Lit("C: Pass: ")
-			t.B = appendFormatText(t.B, line)
+			t.B = appendFmtText(t.B, line)
 			st.state = smtpCommand
 		default:
 			t.Lit("C: ")
-			t.B = appendFormatText(t.B, line)
+			t.B = appendFmtText(t.B, line)
 			switch {
 			case eqFoldB(line, "DATA"):
 				st.state = smtpData
@@ -660,13 +660,13 @@ func (smtpApp) dissect(s *tcpSegment, data []byte) int {
 		line := data[p : p+ll]
 		p += nx
 		if first {
-			t.B = appendFormatText(t.B, line)
+			t.B = appendFmtText(t.B, line)
 			first = false
 			if st.tlsAsked && bytes.HasPrefix(line, []byte("220")) {
 				st.tlsAsked = false
 				t.End(span.Message, st0)
 				s.done()
-				startTLS(s)
+				handToTLS(s)
 				return len(data)
 			}
 			if st.state == smtpData && len(line) > 0 && line[0] != '3' {
@@ -676,7 +676,7 @@ func (smtpApp) dissect(s *tcpSegment, data []byte) int {
 		}
 		t.Lit(" | ")
 		if len(line) > 4 {
-			t.B = appendFormatText(t.B, line[4:])
+			t.B = appendFmtText(t.B, line[4:])
 		}
 	}
 	t.End(span.Message, st0)
@@ -706,7 +706,7 @@ func imfInfo(c *ctx, msg []byte) {
 			st := t.Begin()
 			t.B = append(t.B, bytes.ToLower(name)...)
 			t.Lit(": ")
-			t.B = appendFormatText(t.B, v)
+			t.B = appendFmtText(t.B, v)
 			t.Lit(", ")
 			t.End(span.Message, st)
 		case eqFoldB(name, "Content-Type"):
@@ -843,7 +843,7 @@ func (imapApp) dissect(s *tcpSegment, data []byte) int {
 		t.Lit("Response: ")
 	}
 	st0 := t.Begin()
-	t.B = appendFormatText(t.B, last)
+	t.B = appendFmtText(t.B, last)
 	t.End(span.Message, st0)
 	s.done()
 	return len(data)
@@ -896,7 +896,7 @@ func (ircApp) dissect(s *tcpSegment, data []byte) int {
 		}
 		t.Lit(" (")
 		st0 := t.Begin()
-		t.B = appendFormatText(t.B, cmd)
+		t.B = appendFmtText(t.B, cmd)
 		t.End(span.Message, st0)
 		t.Lit(")")
 	}
@@ -936,7 +936,7 @@ func (a *lineApp) dissect(s *tcpSegment, data []byte) int {
 		t.Lit("Response: ")
 	}
 	st0 := t.Begin()
-	t.B = appendFormatText(t.B, firstLine(data))
+	t.B = appendFmtText(t.B, firstLine(data))
 	t.End(span.Message, st0)
 	s.done()
 	return len(data)

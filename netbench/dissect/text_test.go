@@ -7,8 +7,8 @@ import (
 	"github.com/lens-go/lens/netbench/capture"
 )
 
-// udpFrame builds a raw IPv4/UDP frame.
-func udpFrame(n int, src, dst [4]byte, sp, dp uint16, payload string) *capture.Frame {
+// txtUDPFrame builds a raw IPv4/UDP frame.
+func txtUDPFrame(n int, src, dst [4]byte, sp, dp uint16, payload string) *capture.Frame {
 	udp := make([]byte, 8, 8+len(payload))
 	binary.BigEndian.PutUint16(udp[0:], sp)
 	binary.BigEndian.PutUint16(udp[2:], dp)
@@ -24,17 +24,17 @@ func udpFrame(n int, src, dst [4]byte, sp, dp uint16, payload string) *capture.F
 	return &capture.Frame{Index: n, OrigLen: len(ip), Data: ip, LinkType: capture.LinkRaw}
 }
 
-type seg struct {
+type txtSeg struct {
 	dir  int
 	data string
 }
 
 // checkTCP renders a conversation (after a handshake) and compares the
 // Protocol and Info of each segment's frame.
-func checkTCP(t *testing.T, clientPort, serverPort uint16, segs []seg, want []renderedFrame) {
+func checkTCP(t *testing.T, clientPort, serverPort uint16, segs []txtSeg, want []renderedFrame) {
 	t.Helper()
 	b := newTCPFlow(clientPort, serverPort)
-	frames := handshake(b)
+	frames := httpHandshake(b)
 	for _, s := range segs {
 		frames = append(frames, b.frame(s.dir, thACK|thPSH, s.data))
 	}
@@ -47,7 +47,7 @@ func checkTCP(t *testing.T, clientPort, serverPort uint16, segs []seg, want []re
 }
 
 func TestFTP(t *testing.T) {
-	checkTCP(t, 50000, 21, []seg{
+	checkTCP(t, 50000, 21, []txtSeg{
 		{1, "220 (vsFTPd 3.0.3)\r\n"},
 		{0, "USER anonymous\r\n"},
 		{1, "211-Features:\r\n EPRT\r\n"},
@@ -60,14 +60,14 @@ func TestFTP(t *testing.T) {
 
 func TestFTPData(t *testing.T) {
 	ctl := newTCPFlow(50000, 21)
-	frames := handshake(ctl)
+	frames := httpHandshake(ctl)
 	frames = append(frames,
 		ctl.frame(0, thACK|thPSH, "PASV\r\n"),
 		ctl.frame(1, thACK|thPSH, "227 Entering Passive Mode (10,0,0,2,100,85).\r\n"),
 		ctl.frame(0, thACK|thPSH, "RETR a.zip\r\n"))
 	data := newTCPFlow(50001, 100*256+85)
 	data.n = ctl.n
-	frames = append(frames, handshake(data)...)
+	frames = append(frames, httpHandshake(data)...)
 	frames = append(frames, data.frame(1, thACK, "0123456789"))
 	got := renderFlow(frames...)
 	if w := (renderedFrame{"FTP-DATA", "FTP Data: 10 bytes (PASV) (RETR a.zip)"}); got[len(got)-1] != w {
@@ -76,14 +76,14 @@ func TestFTPData(t *testing.T) {
 }
 
 func TestTelnet(t *testing.T) {
-	checkTCP(t, 1550, 23, []seg{{0, "\xff\xfd\x03"}, {1, "\xff"}}, []renderedFrame{
+	checkTCP(t, 1550, 23, []txtSeg{{0, "\xff\xfd\x03"}, {1, "\xff"}}, []renderedFrame{
 		{"TELNET", "Telnet Data ..."},
 		{"TELNET", "Telnet Data ...[Malformed Packet]"},
 	})
 }
 
 func TestSMTP(t *testing.T) {
-	checkTCP(t, 1470, 25, []seg{
+	checkTCP(t, 1470, 25, []txtSeg{
 		{1, "220-mx ESMTP\r\n220-second line\r\n220 last\r\n"},
 		{0, "AUTH LOGIN\r\n"},
 		{0, "dXNlcg==\r\n"},
@@ -103,18 +103,18 @@ func TestSMTP(t *testing.T) {
 }
 
 func TestIRCAndIMAP(t *testing.T) {
-	checkTCP(t, 49170, 6667, []seg{
+	checkTCP(t, 49170, 6667, []txtSeg{
 		{0, "NICK x\r\nUSER x 0 * :x\r\n"},
 		{1, ":srv 001 x :hi\r\n 5799 :tail\r\n"},
 	}, []renderedFrame{{"IRC", "Request (NICK) (USER)"}, {"IRC", "Response (001) (5799)"}})
-	checkTCP(t, 46045, 143, []seg{
+	checkTCP(t, 46045, 143, []txtSeg{
 		{0, "C1 SELECT INBOX\r\n"},
 		{1, "* 1 EXISTS\r\nC1 OK SELECT Completed\r\n"},
 	}, []renderedFrame{{"IMAP", "Request: C1 SELECT INBOX"}, {"IMAP", "Response: C1 OK SELECT Completed"}})
 }
 
 func TestXMPP(t *testing.T) {
-	checkTCP(t, 57094, 5222, []seg{
+	checkTCP(t, 57094, 5222, []txtSeg{
 		{0, "<?xml version='1.0' ?>"},
 		{0, "<iq type='get' to='a.lan'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>"},
 		{1, "<iq type='result' from='b@a.lan'><blocklist xmlns='urn:xmpp:blocking'/></iq>"},
@@ -134,7 +134,7 @@ func TestSIP(t *testing.T) {
 	ok := "SIP/2.0 200 OK\r\nCSeq: 1 REGISTER\r\nContact: <sip:u@10.0.0.1>;expires=60\r\n\r\n"
 	invite := "INVITE sip:bob@example.com SIP/2.0\r\nCSeq: 2 INVITE\r\nContent-Type: application/sdp\r\nContent-Length: 4\r\n\r\nv=0\n"
 	a, b := [4]byte{10, 0, 0, 1}, [4]byte{10, 0, 0, 2}
-	got := renderFlow(udpFrame(1, a, b, 5060, 5060, reg), udpFrame(2, b, a, 5060, 5060, ok), udpFrame(3, a, b, 5060, 5060, invite))
+	got := renderFlow(txtUDPFrame(1, a, b, 5060, 5060, reg), txtUDPFrame(2, b, a, 5060, 5060, ok), txtUDPFrame(3, a, b, 5060, 5060, invite))
 	want := []renderedFrame{
 		{"SIP", "Request: REGISTER sip:example.com  (remove 2 bindings) | "},
 		{"SIP", "Status: 200 OK (REGISTER)  (1 binding) | "},

@@ -142,7 +142,7 @@ func (xmppApp) dissect(s *tcpSegment, data []byte) int {
 		case "iq":
 			typ, _ := pkt.attr("type")
 			t.Lit("IQ(")
-			t.B = appendFormatText(t.B, typ)
+			t.B = appendFmtText(t.B, typ)
 			t.Lit(") ")
 			if pkt.body != nil {
 				xmppIQChildren(t, pkt.body)
@@ -175,19 +175,19 @@ func (xmppApp) dissect(s *tcpSegment, data []byte) int {
 		if toServer {
 			if v, ok := pkt.attr("to"); ok {
 				t.Lit("> ")
-				t.B = appendFormatText(t.B, v)
+				t.B = appendFmtText(t.B, v)
 				t.Lit(" ")
 			}
 		} else if v, ok := pkt.attr("from"); ok {
 			t.Lit("< ")
-			t.B = appendFormatText(t.B, v)
+			t.B = appendFmtText(t.B, v)
 			t.Lit(" ")
 		}
 	}
 	t.End(span.Message, st0)
 	s.done()
 	if found && !pkt.end && string(pkt.name) == "proceed" {
-		startTLS(s)
+		handToTLS(s)
 	}
 	return len(data)
 }
@@ -291,7 +291,7 @@ func xmppIQChild(t *span.Text, ch *xmlElem) {
 				ns = ns[i+1:]
 			}
 			t.Lit("QUERY(")
-			t.B = appendFormatText(t.B, ns)
+			t.B = appendFmtText(t.B, ns)
 			t.Lit(") ")
 			return
 		}

@@ -243,6 +243,10 @@ func (h *httpConv) message(c *ctx, s *tcpSegment, data []byte, fin bool, proto s
 	}
 	if typ == httpOther && !h.seen && s != nil {
 		// Nothing in this conversation looked like HTTP yet: leave it be.
+		if noLine && trunc {
+			// The line search ran into the end of the captured bytes.
+			c.p.Info.Lit("[Packet size limited during capture]")
+		}
 		return len(data), 0
 	}
 	if typ == httpOther {

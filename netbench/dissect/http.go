@@ -243,10 +243,8 @@ func (h *httpConv) message(c *ctx, s *tcpSegment, data []byte, fin bool, proto s
 	}
 	if typ == httpOther && !h.seen && s != nil {
 		// Nothing in this conversation looked like HTTP yet: leave it be.
-		if noLine && trunc {
-			// The line search ran into the end of the captured bytes.
-			c.p.Info.Lit("[Packet size limited during capture]")
-		}
+		// (When the line search ran into the end of the captured bytes,
+		// tshark's exception note is the core's to add: nothing rendered.)
 		return len(data), 0
 	}
 	if typ == httpOther {

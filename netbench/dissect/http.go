@@ -157,7 +157,6 @@ func (h *httpConv) dissectStream(s *tcpSegment, d *httpDir, data []byte) int {
 			}
 			return off
 		}
-		s.done()
 		off += n
 		c.setFence()
 		if h.tunnel {
@@ -250,6 +249,9 @@ func (h *httpConv) message(c *ctx, s *tcpSegment, data []byte, fin bool, proto s
 	if typ == httpOther {
 		t := c.colSet(proto)
 		t.Field(span.Message, "Continuation")
+		if s != nil {
+			s.done()
+		}
 		if trunc && len(b) > 0 && isPrint(b[0]) {
 			t.Lit("[Packet size limited during capture]")
 		}
@@ -315,6 +317,9 @@ func (h *httpConv) message(c *ctx, s *tcpSegment, data []byte, fin bool, proto s
 	if trunc && hdrEnd == len(b) {
 		// The headers run past the captured bytes.
 		t.Lit("[Packet size limited during capture]")
+		if s != nil {
+			s.done()
+		}
 		return len(data), 0
 	}
 	if typ == httpRequest {
@@ -369,6 +374,9 @@ func (h *httpConv) message(c *ctx, s *tcpSegment, data []byte, fin bool, proto s
 	} else if datalen > 0 {
 		consumed += datalen
 		httpBody(c, t, &hd, body[:datalen], proto)
+	}
+	if s != nil {
+		s.done()
 	}
 	return off + consumed, 0
 }

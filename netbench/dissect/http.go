@@ -71,9 +71,6 @@ type httpDir struct {
 	held     int    // bytes left unconsumed by the last call
 	pduStart uint32 // relative sequence number of the PDU in progress
 	holed    bool   // a segment of the PDU in progress was not seen
-	// holedUnknown: a segment was missed while a PDU of unknown length was
-	// being gathered
-	holedUnknown bool
 }
 
 func httpState(s *tcpSegment) *httpConv {
@@ -99,29 +96,11 @@ func (httpApp) dissect(s *tcpSegment, data []byte) int {
 			d.held = 0
 			return len(data)
 		}
-		switch {
-		case d.need > 0 && !seqLT(s.relSeq, d.pduStart) && seqLT(s.relSeq, d.pduStart+uint32(d.need)):
+		if d.need > 0 && !seqLT(s.relSeq, d.pduStart) && seqLT(s.relSeq, d.pduStart+uint32(d.need)) {
 			d.holed = true
-		case d.need == 0 && d.held > 0 && !d.holedUnknown:
-			// A gap while headers were being gathered: tshark keeps the
-			// segments in that PDU, which never completes.
-			d.holedUnknown = true
-		default:
+		} else {
 			d.need, d.holed = 0, false
 		}
-	}
-	if d.holedUnknown {
-		if typ, _ := httpRequestOrReply(firstLine(s.payload)); typ == httpOther {
-			d.held = len(data)
-			return 0
-		}
-		// A new message starts here.
-		d.holedUnknown = false
-		start := len(data) - len(s.payload)
-		d.held = 0
-		n := h.dissectStream(s, d, data[start:]) + start
-		h.after(s, d, data, n)
-		return n
 	}
 	if d.holed {
 		pduEnd := d.pduStart + uint32(d.need)

@@ -146,3 +146,19 @@ func TestSIP(t *testing.T) {
 		}
 	}
 }
+
+func TestSocksHandsOverToHTTP(t *testing.T) {
+	checkTCP(t, 37904, 1080, []txtSeg{
+		{0, "\x05\x02\x00\x01"},
+		{1, "\x05\x00"},
+		{0, "\x05\x01\x00\x01\x80\x5f\x9b\xc6\x00\x50"},
+		{1, "\x05\x00\x00\x01\x00\x00\x00\x00\x10\x10"},
+		{0, "GET / HTTP/1.1\r\n\r\n"},
+	}, []renderedFrame{
+		{"Socks", "Version: 5 Connect to server request"},
+		{"Socks", "Version: 5 Connect to server response"},
+		{"Socks", "Version: 5 Command Request - Connect"},
+		{"Socks", "Version: 5 Command Response - Connect"},
+		{"HTTP", "GET / HTTP/1.1 "},
+	})
+}

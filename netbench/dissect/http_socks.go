@@ -71,7 +71,7 @@ func (httpSocksApp) dissect(s *tcpSegment, data []byte) int {
 		var app tcpApp = tunnelData{}
 		if a, ok := tcpPortApps[st.port]; ok {
 			if _, self := a.(httpSocksApp); !self {
-				app = a
+				app = &socksTunnel{inner: a}
 			}
 		}
 		s.conv.app = app
@@ -107,4 +107,15 @@ func socksPort(b []byte) (uint16, bool) {
 		return 0, false
 	}
 	return binary.BigEndian.Uint16(b[n:]), true
+}
+
+// socksTunnel is the SOCKS dissector after the handshake: it writes
+// "Version: 5" and hands the bytes to the tunneled protocol, whose own Info
+// replaces it when it renders a PDU.
+type socksTunnel struct{ inner tcpApp }
+
+func (a *socksTunnel) dissect(s *tcpSegment, data []byte) int {
+	t := s.c.colClear()
+	t.Field(span.Message, "Version: 5")
+	return a.inner.dissect(s, data)
 }

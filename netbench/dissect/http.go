@@ -34,7 +34,14 @@ func init() {
 // httpHeuristic is dissect_http_heur_tcp: the first line starts or ends with
 // "HTTP/1.".
 func httpHeuristic(s *tcpSegment, data []byte) tcpApp {
-	ll, _ := findLineEnd(data)
+	// The first line's end, found with the fast byte searches.
+	ll := bytes.IndexByte(data, '\n')
+	if i := bytes.IndexByte(data, '\r'); i >= 0 && (ll < 0 || i < ll) {
+		if i == len(data)-1 {
+			return nil // CR at the end: tshark would want the next byte
+		}
+		ll = i
+	}
 	if ll < 0 || ll == 8 {
 		return nil
 	}

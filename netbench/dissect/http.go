@@ -152,6 +152,13 @@ func (h *httpConv) dissectStream(s *tcpSegment, d *httpDir, data []byte) int {
 	}
 	fin := s.flags&thFIN != 0
 	off := 0
+	if !h.seen && len(data) > 0 && data[0] == 'P' && hasPrefixStr(data, http2Preface[:min(len(data), len(http2Preface))]) {
+		// HTTP/2 with prior knowledge: the connection preface.
+		a := newHTTP2()
+		s.conv.app = a
+		s.conv.appState = nil
+		return a.dissect(s, data)
+	}
 	for off < len(data) {
 		if h.switchDir[s.dir] {
 			n := h.switched_(s, data[off:])
@@ -166,6 +173,15 @@ func (h *httpConv) dissectStream(s *tcpSegment, d *httpDir, data []byte) int {
 		}
 		off += n
 		c.setFence()
+		if h.switchDir[s.dir] && h.upgrade == upgradeHTTP2 {
+			a := newHTTP2()
+			s.conv.app = a
+			s.conv.appState = nil
+			if off < len(data) {
+				return off + a.dissect(s, data[off:])
+			}
+			return off
+		}
 		if h.tunnel {
 			// The proxy tunnel carries what the target port's dissector reads.
 			var app tcpApp = tunnelData{}
@@ -1139,3 +1155,5 @@ func ippStatusName(code uint16) string {
 	}
 	return "Unknown (0x" + strconv.FormatUint(uint64(code), 16) + ")"
 }
+
+func hasPrefixStr(b []byte, p string) bool { return len(b) >= len(p) && string(b[:len(p)]) == p }

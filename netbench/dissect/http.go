@@ -62,10 +62,10 @@ const (
 // httpConv is the per-conversation HTTP state.
 type httpConv struct {
 	dir         [2]httpDir
-	lastMethod  string // method of the last request seen
-	upgrade     int    // protocol asked for in an Upgrade header
-	seen        bool   // a request or response was seen
-	switched    bool   // the conversation switched protocol after a 101 / CONNECT
+	lastMethod  int  // method of the last request seen (methodOther, methodHEAD, methodCONNECT)
+	upgrade     int  // protocol asked for in an Upgrade header
+	seen        bool // a request or response was seen
+	switched    bool // the conversation switched protocol after a 101 / CONNECT
 	switchDir   [2]bool
 	connectPort uint16 // port of the last CONNECT request's target
 	tunnel      bool   // a CONNECT was answered 200: hand the stream over
@@ -292,10 +292,10 @@ func (h *httpConv) message(c *ctx, s *tcpSegment, data []byte, fin bool, proto s
 		respCode = parseStatusCode(line)
 	}
 	tryBody := !fin
-	if typ == httpResponse && h.lastMethod == "HEAD" {
+	if typ == httpResponse && h.lastMethod == methodHEAD {
 		tryBody = false
 	}
-	if typ == httpResponse && respCode == 200 && h.lastMethod == "CONNECT" {
+	if typ == httpResponse && respCode == 200 && h.lastMethod == methodCONNECT {
 		tryBody = false
 	}
 	if tryBody && typ == httpResponse && (respCode/100 == 1 || respCode == 204 || respCode == 304) {
@@ -347,7 +347,7 @@ func (h *httpConv) message(c *ctx, s *tcpSegment, data []byte, fin bool, proto s
 	}
 	if typ == httpRequest {
 		h.lastMethod = method
-		if method == "CONNECT" {
+		if method == methodCONNECT {
 			h.connectPort = connectPort(line)
 		}
 		if hd.upgrade != upgradeNone {
@@ -378,7 +378,7 @@ func (h *httpConv) message(c *ctx, s *tcpSegment, data []byte, fin bool, proto s
 			}
 		}
 	}
-	if typ == httpResponse && respCode == 200 && h.lastMethod == "CONNECT" && s != nil {
+	if typ == httpResponse && respCode == 200 && h.lastMethod == methodCONNECT && s != nil {
 		h.tunnel = true
 		datalen = 0
 	}
@@ -450,7 +450,11 @@ func httpBody(c *ctx, t *span.Text, hd *httpHeaders, body []byte, proto string) 
 		"application/vnd.oma.lwm2m+json", "application/x-amz-json-1.1":
 		c.setProto(c.p.Protocol + "/JSON")
 		t.Lit(", ")
-		t.Field(span.Message, "JavaScript Object Notation ("+ct+")")
+		st := t.Begin()
+		t.Lit("JavaScript Object Notation (")
+		t.Lit(ct)
+		t.Lit(")")
+		t.End(span.Message, st)
 		return
 	case "application/octet-stream":
 		return
@@ -463,7 +467,11 @@ func httpBody(c *ctx, t *span.Text, hd *httpHeaders, body []byte, proto string) 
 	case "image/gif":
 		if len(body) >= 6 && (string(body[:6]) == "GIF89a" || string(body[:6]) == "GIF87a") {
 			t.Lit(" ")
-			t.Field(span.Message, "("+string(body[:6])+")")
+			st := t.Begin()
+			t.Lit("(")
+			t.LitBytes(body[:6])
+			t.Lit(")")
+			t.End(span.Message, st)
 			return
 		}
 	case "image/jpeg", "image/jpg", "image/pjpeg":
@@ -487,7 +495,11 @@ func httpBody(c *ctx, t *span.Text, hd *httpHeaders, body []byte, proto string) 
 		return
 	}
 	t.Lit(" ")
-	t.Field(span.Message, "("+ct+")")
+	st := t.Begin()
+	t.Lit("(")
+	t.Lit(ct)
+	t.Lit(")")
+	t.End(span.Message, st)
 }
 
 func isXMLMedia(ct string) bool {
@@ -526,30 +538,40 @@ const (
 	httpNotification
 )
 
+// The methods whose requests change how responses are read.
+const (
+	methodOther = iota
+	methodHEAD
+	methodCONNECT
+)
+
 // httpRequestOrReply is is_http_request_or_reply.
-func httpRequestOrReply(line []byte) (typ int, method string) {
+func httpRequestOrReply(line []byte) (typ int, method int) {
 	d := line
 	if len(d) >= 2 && d[0] == 'M' && d[1] == '-' {
 		d = d[2:]
 	}
 	if (len(d) >= 5 && string(d[:5]) == "HTTP/") || (len(d) >= 3 && string(d[:3]) == "ICY") {
-		return httpResponse, ""
+		return httpResponse, methodOther
 	}
 	i := bytes.IndexByte(d, ' ')
 	if i < 0 {
 		i = len(d)
 	}
-	m := d[:i]
-	switch string(m) {
-	case "GET", "PUT", "COPY", "HEAD", "LOCK", "MOVE", "POLL", "POST", "BCOPY", "BMOVE", "MKCOL", "TRACE", "LABEL", "MERGE",
-		"DELETE", "SEARCH", "UNLOCK", "REPORT", "UPDATE", "BDELETE", "CONNECT", "OPTIONS", "CHECKIN",
+	switch string(d[:i]) {
+	case "HEAD":
+		return httpRequest, methodHEAD
+	case "CONNECT":
+		return httpRequest, methodCONNECT
+	case "GET", "PUT", "COPY", "LOCK", "MOVE", "POLL", "POST", "BCOPY", "BMOVE", "MKCOL", "TRACE", "LABEL", "MERGE",
+		"DELETE", "SEARCH", "UNLOCK", "REPORT", "UPDATE", "BDELETE", "OPTIONS", "CHECKIN",
 		"PROPFIND", "CHECKOUT", "CCM_POST", "PROPPATCH", "BPROPFIND", "BPROPPATCH", "UNCHECKOUT", "MKACTIVITY",
 		"MKWORKSPACE", "RPC_CONNECT", "RPC_IN_DATA", "RPC_OUT_DATA", "VERSION-CONTROL", "BASELINE-CONTROL", "PATCH":
-		return httpRequest, string(m)
+		return httpRequest, methodOther
 	case "NOTIFY", "SUBSCRIBE", "UNSUBSCRIBE":
-		return httpNotification, string(m)
+		return httpNotification, methodOther
 	}
-	return httpOther, ""
+	return httpOther, methodOther
 }
 
 // parseStatusCode reads the three digits after "HTTP/x.y ".
@@ -880,7 +902,7 @@ func (hd *httpHeaders) parse(line []byte) {
 		if i := bytes.IndexAny(ct, " \t"); i >= 0 {
 			ct = ct[:i]
 		}
-		hd.contentType = string(bytes.ToLower(ct))
+		hd.contentType = lowerString(ct)
 	case eqFoldB(name, "Content-Length"):
 		n, err := strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64)
 		if err == nil && n >= 0 {
@@ -1157,3 +1179,32 @@ func ippStatusName(code uint16) string {
 }
 
 func hasPrefixStr(b []byte, p string) bool { return len(b) >= len(p) && string(b[:len(p)]) == p }
+
+// mediaTypes interns the common media types so that reading them does not
+// allocate.
+var mediaTypes = map[string]string{}
+
+func init() {
+	for _, t := range []string{"text/html", "text/plain", "text/css", "text/javascript", "text/xml", "application/json",
+		"application/javascript", "application/x-javascript", "application/xml", "application/octet-stream",
+		"image/png", "image/gif", "image/jpeg", "image/webp", "application/x-www-form-urlencoded",
+		"application/ocsp-request", "application/ocsp-response", "application/ipp"} {
+		mediaTypes[t] = t
+	}
+}
+
+// lowerString returns b in lower case as a string, without allocating for
+// the common media types.
+func lowerString(b []byte) string {
+	var buf [64]byte
+	if len(b) <= len(buf) {
+		for i, c := range b {
+			buf[i] = lower(c)
+		}
+		if s, ok := mediaTypes[string(buf[:len(b)])]; ok {
+			return s
+		}
+		return string(buf[:len(b)])
+	}
+	return string(bytes.ToLower(b))
+}

@@ -751,7 +751,11 @@ func mimeParts(t *span.Text, ct, boundary, body []byte, depth int) {
 			return
 		}
 		t.Lit(" ")
-		t.Field(span.Message, "("+string(ct)+")")
+		st := t.Begin()
+		t.Lit("(")
+		t.LitBytes(ct)
+		t.Lit(")")
+		t.End(span.Message, st)
 		return
 	}
 	delim := append([]byte("--"), boundary...)

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"compress/flate"
 	"compress/gzip"
-	"compress/zlib"
 	"encoding/base64"
 	"encoding/binary"
 	"io"
 	"strconv"
+	"sync"
 
 	"github.com/lens-go/lens/netbench/span"
 )
@@ -1100,31 +1100,45 @@ func isTextMedia(ct string) bool {
 	return false
 }
 
+// inflatePool keeps gzip and flate readers: each holds a 32 KiB window.
+var (
+	gzipPool  sync.Pool
+	flatePool sync.Pool
+)
+
 // inflateHead returns up to n bytes of a gzip or deflate encoded body.
 func inflateHead(enc string, body []byte, n int) []byte {
-	var r io.Reader
+	buf := make([]byte, n)
+	var k int
 	switch {
 	case eqFold(enc, "gzip"), eqFold(enc, "x-gzip"):
-		zr, err := gzip.NewReader(bytes.NewReader(body))
+		zr, _ := gzipPool.Get().(*gzip.Reader)
+		var err error
+		if zr == nil {
+			zr, err = gzip.NewReader(bytes.NewReader(body))
+		} else {
+			err = zr.Reset(bytes.NewReader(body))
+		}
 		if err != nil {
 			return nil
 		}
-		r = zr
+		k, _ = io.ReadFull(zr, buf)
+		gzipPool.Put(zr)
 	case eqFold(enc, "deflate"), eqFold(enc, "x-deflate"):
 		if len(body) >= 2 && body[0]&0x0f == 8 && (uint16(body[0])<<8|uint16(body[1]))%31 == 0 {
-			zr, err := zlib.NewReader(bytes.NewReader(body))
-			if err != nil {
-				return nil
-			}
-			r = zr
-		} else {
-			r = flate.NewReader(bytes.NewReader(body))
+			body = body[2:] // zlib header; the deflate stream follows
 		}
+		fr, _ := flatePool.Get().(io.ReadCloser)
+		if fr == nil {
+			fr = flate.NewReader(bytes.NewReader(body))
+		} else if fr.(flate.Resetter).Reset(bytes.NewReader(body), nil) != nil {
+			return nil
+		}
+		k, _ = io.ReadFull(fr, buf)
+		flatePool.Put(fr)
 	default:
 		return nil
 	}
-	buf := make([]byte, n)
-	k, _ := io.ReadFull(r, buf)
 	return buf[:k]
 }
 

@@ -1,7 +1,10 @@
 package dissect
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/binary"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -249,5 +252,22 @@ func TestSSDP(t *testing.T) {
 	got := renderFlow(&capture.Frame{Index: 1, OrigLen: len(ip), Data: ip, LinkType: capture.LinkRaw})
 	if got[0] != (renderedFrame{"SSDP", "M-SEARCH * HTTP/1.1 "}) {
 		t.Errorf("got %q %q", got[0].proto, got[0].info)
+	}
+}
+
+func TestHTTPCompressedXMLBody(t *testing.T) {
+	xml := `<?xml version="1.0" encoding="UTF-8"?><a>` + strings.Repeat("b", 50) + `</a>`
+	var zb bytes.Buffer
+	zw := gzip.NewWriter(&zb)
+	zw.Write([]byte(xml))
+	zw.Close()
+	for i := 0; i < 2; i++ { // the second run reuses the pooled reader
+		b := newTCPFlow(40000, 80)
+		frames := append(httpHandshake(b), b.frame(1, thACK, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\nContent-Length: "+
+			strconv.Itoa(zb.Len())+"\r\n\r\n"+zb.String()))
+		got := renderFlow(frames...)[3]
+		if want := (renderedFrame{"HTTP/XML", "HTTP/1.1 200 OK "}); got != want {
+			t.Errorf("run %d: got %q %q, want %q %q", i, got.proto, got.info, want.proto, want.info)
+		}
 	}
 }

@@ -991,6 +991,13 @@ func ntlmString(b []byte, at int, unicode bool) string {
 // usual escapes are written as \a \b \f \n \r \t \v, other bytes as \ooo.
 // UTF-8 sequences are kept.
 func appendFmtText(dst, s []byte) []byte {
+	// Fast path: the printable ASCII prefix is copied at once.
+	clean := 0
+	for clean < len(s) && s[clean] >= 0x20 && s[clean] < 0x7f {
+		clean++
+	}
+	dst = append(dst, s[:clean]...)
+	s = s[clean:]
 	for i := 0; i < len(s); i++ {
 		ch := s[i]
 		switch {

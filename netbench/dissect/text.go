@@ -830,8 +830,10 @@ func (imapApp) dissect(s *tcpSegment, data []byte) int {
 	if st.old(s) {
 		return len(data)
 	}
-	// Every line replaces the Info column: the last one stays.
-	var last []byte
+	// Every line replaces the Info column: the last one stays. A line
+	// ending in a literal "{N}" needs N more bytes, which are reassembled;
+	// a message in a literal goes to the IMF dissector.
+	var last, literal []byte
 	for p := 0; p < len(data); {
 		ll, nx := findLineEnd(data[p:])
 		if ll < 0 {
@@ -839,6 +841,23 @@ func (imapApp) dissect(s *tcpSegment, data []byte) int {
 		}
 		last = data[p : p+ll]
 		p += nx
+		if n, ok := imapLiteral(last); ok {
+			if p+n > len(data) {
+				if s.c.truncated {
+					break
+				}
+				return 0
+			}
+			literal = data[p : p+n]
+			p += n
+		}
+	}
+	if len(literal) > 0 && s.dstPort != 143 {
+		s.c.colSet("IMAP/IMF")
+		s.c.colClear()
+		imfInfo(s.c, literal)
+		s.done()
+		return len(data)
 	}
 	t := s.c.colSet("IMAP")
 	if s.dstPort == 143 {
@@ -851,6 +870,23 @@ func (imapApp) dissect(s *tcpSegment, data []byte) int {
 	t.End(span.Message, st0)
 	s.done()
 	return len(data)
+}
+
+// imapLiteral reports the length of the literal a line announces with a
+// trailing "{N}".
+func imapLiteral(line []byte) (int, bool) {
+	if len(line) < 3 || line[len(line)-1] != '}' {
+		return 0, false
+	}
+	i := bytes.LastIndexByte(line, '{')
+	if i < 0 || i >= len(line)-2 {
+		return 0, false
+	}
+	n, err := strconv.Atoi(string(line[i+1 : len(line)-1]))
+	if err != nil || n < 0 || n > 1<<24 {
+		return 0, false
+	}
+	return n, true
 }
 
 // ---- IRC ----

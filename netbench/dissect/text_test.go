@@ -2,6 +2,7 @@ package dissect
 
 import (
 	"encoding/binary"
+	"strconv"
 	"testing"
 
 	"github.com/lens-go/lens/netbench/capture"
@@ -160,5 +161,17 @@ func TestSocksHandsOverToHTTP(t *testing.T) {
 		{"Socks", "Version: 5 Command Request - Connect"},
 		{"Socks", "Version: 5 Command Response - Connect"},
 		{"HTTP", "GET / HTTP/1.1 "},
+	})
+}
+
+func TestIMAPLiteral(t *testing.T) {
+	msg := "From: a@b\r\nSubject: hi\r\nContent-Type: text/plain\r\n\r\n"
+	line := "* 1 FETCH (BODY[HEADER] {" + strconv.Itoa(len(msg)) + "}\r\n"
+	checkTCP(t, 46045, 143, []txtSeg{
+		{1, line + msg[:10]},
+		{1, msg[10:] + ")\r\nC5 OK FETCH completed\r\n"},
+	}, []renderedFrame{
+		{"TCP", "143 → 46045 [PSH, ACK] Seq=1 Ack=1 Win=65535 Len=" + strconv.Itoa(len(line)+10) + " [TCP segment of a reassembled PDU]"},
+		{"IMAP/IMF", "from: a@b, subject: hi,  (text/plain)"},
 	})
 }

@@ -19,7 +19,8 @@ type http2Conn struct {
 	streamGuard
 	dec     [2]hpackDecoder // per direction
 	ctype   map[uint32]string
-	preface [2]bool // the client preface was seen (direction 0/1)
+	preface [2]bool           // the client preface was seen (direction 0/1)
+	body    map[uint32][]byte // DNS messages being gathered, by stream
 	hdrBuf  [2][]byte
 }
 
@@ -48,7 +49,10 @@ func (a *http2App) dissect(s *tcpSegment, data []byte) int {
 			rendered = true
 			t = c.colSet("HTTP2")
 		} else {
-			t.Lit(", ")
+			c.setProto("HTTP2")
+			if len(t.B) > c.fenceB {
+				t.Lit(", ")
+			}
 		}
 	}
 	for off < len(data) {
@@ -106,8 +110,34 @@ func (a *http2App) dissect(s *tcpSegment, data []byte) int {
 				*hb = (*hb)[:0]
 			}
 		case 0: // DATA
+			ct := h.ctype[stream]
+			if ct == "application/dns-message" {
+				p := payload
+				if flags&0x08 != 0 && len(p) > 0 { // PADDED
+					pad := int(p[0])
+					p = p[1:]
+					if pad <= len(p) {
+						p = p[:len(p)-pad]
+					}
+				}
+				if h.body == nil {
+					h.body = map[uint32][]byte{}
+				}
+				if len(h.body[stream]) < 1<<16 {
+					h.body[stream] = append(h.body[stream], p...)
+				}
+			}
 			if flags&0x01 != 0 { // END_STREAM
-				if ct, ok := h.ctype[stream]; ok && ct != "" && ct != "application/dns-message" {
+				switch {
+				case ct == "application/dns-message":
+					// DNS over HTTPS: the DNS Info replaces what came before.
+					t.End(span.Message, st)
+					c.dnsMessage(h.body[stream], dnsPlain, false)
+					c.setProto("DoH")
+					delete(h.body, stream)
+					off += 9 + flen
+					continue
+				case ct != "":
 					t.Lit(" (")
 					t.Lit(ct)
 					t.Lit(")")

@@ -50,3 +50,20 @@ func TestHTTP2AfterUpgrade(t *testing.T) {
 		{"HTTP2", "DATA[1] (text/plain), RST_STREAM[1]"},
 	})
 }
+
+func TestDoH(t *testing.T) {
+	frame := func(typ, flags byte, stream byte, payload string) string {
+		n := len(payload)
+		return string([]byte{byte(n >> 16), byte(n >> 8), byte(n), typ, flags, 0, 0, 0, stream}) + payload
+	}
+	dns := "\x00\x00\x81\x80\x00\x01\x00\x00\x00\x00\x00\x00\x01a\x01b\x00\x00\x01\x00\x01"
+	// :status 200, content-type: application/dns-message
+	hdr := "\x88\x0f\x10\x17application/dns-message"
+	checkTCP(t, 49792, 80, []txtSeg{
+		{0, http2Preface + frame(4, 0, 0, "")},
+		{1, frame(1, 4, 1, hdr) + frame(0, 1, 1, dns) + frame(6, 0, 0, "12345678")},
+	}, []renderedFrame{
+		{"HTTP2", "Magic, SETTINGS[0]"},
+		{"HTTP2", "Standard query response 0x0000 A a.b, PING[0]"},
+	})
+}

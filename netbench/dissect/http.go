@@ -945,7 +945,7 @@ func ntlmsspInfo(t *span.Text, b []byte) {
 		t.Field(span.Message, "NTLMSSP_CHALLENGE")
 	case 3:
 		t.Field(span.Message, "NTLMSSP_AUTH")
-		if len(b) >= 52 {
+		if len(b) >= 64 {
 			flags := binary.LittleEndian.Uint32(b[60:])
 			unicode := flags&1 != 0
 			dom := ntlmString(b, 28, unicode)

@@ -78,6 +78,7 @@ type httpDir struct {
 	held     int    // bytes left unconsumed by the last call
 	pduStart uint32 // relative sequence number of the PDU in progress
 	holed    bool   // a segment of the PDU in progress was not seen
+	noEOL    int    // bytes already searched in vain for the first line's end
 }
 
 func httpState(s *tcpSegment) *httpConv {
@@ -94,6 +95,7 @@ func (httpApp) dissect(s *tcpSegment, data []byte) int {
 	d := &h.dir[s.dir]
 	end := s.relSeq + uint32(len(s.payload))
 	if d.held+len(s.payload) != len(data) {
+		d.noEOL = 0
 		// The core started afresh (a gap). A segment that falls in the PDU
 		// in progress joins it: tshark's reassembly then has a hole and
 		// never completes that PDU. Otherwise forget it.
@@ -150,6 +152,16 @@ func (h *httpConv) dissectStream(s *tcpSegment, d *httpDir, data []byte) int {
 	if h.switchDir[s.dir] {
 		return h.switched_(s, data)
 	}
+	if d.noEOL > 0 && d.noEOL <= len(data) && !h.seen {
+		// Still gathering a first line: search only the new bytes (the
+		// last old one may be a CR).
+		tail := data[d.noEOL-1:]
+		if bytes.IndexByte(tail, '\n') < 0 && bytes.IndexByte(tail[:len(tail)-1], '\r') < 0 {
+			d.noEOL = len(data)
+			return 0
+		}
+	}
+	d.noEOL = 0
 	fin := s.flags&thFIN != 0
 	off := 0
 	if !h.seen && len(data) > 0 && data[0] == 'P' && hasPrefixStr(data, http2Preface[:min(len(data), len(http2Preface))]) {
@@ -254,6 +266,9 @@ func (h *httpConv) message(c *ctx, s *tcpSegment, data []byte, fin bool, proto s
 	if noLine {
 		if s != nil && !trunc && !h.seen {
 			// No complete line: header desegmentation asks for more.
+			if off == 0 && len(data) > 0 {
+				h.dir[s.dir].noEOL = len(data)
+			}
 			return -1, 0
 		}
 		lineLen, next = len(b), len(b)

@@ -271,3 +271,18 @@ func TestHTTPCompressedXMLBody(t *testing.T) {
 		}
 	}
 }
+
+func TestHTTPGathersFirstLine(t *testing.T) {
+	b := newTCPFlow(40000, 80)
+	frames := httpHandshake(b)
+	frames = append(frames, b.frame(0, thACK, "GET /a"), b.frame(0, thACK, strings.Repeat("b", 3000)), b.frame(0, thACK, " HTTP/1.1\r"), b.frame(0, thACK, "\n\r\n"))
+	got := renderFlow(frames...)[3:]
+	for i := 0; i < 3; i++ {
+		if got[i].proto != "TCP" || !strings.HasSuffix(got[i].info, "[TCP segment of a reassembled PDU]") {
+			t.Errorf("frame %d: %q %q", i+4, got[i].proto, got[i].info)
+		}
+	}
+	if want := "GET /a" + strings.Repeat("b", 3000) + " HTTP/1.1 "; got[3].proto != "HTTP" || got[3].info != want {
+		t.Errorf("last frame: %q %.40q", got[3].proto, got[3].info)
+	}
+}

@@ -156,6 +156,8 @@ type flowEntry struct {
 	key        FlowKey
 	flow       *Flow
 	initIsA    bool
+	spans      []span.Span // slab the flow's lines take their spans from
+	raw        []byte      // slab the flow's raw packets are cut from
 	prev, next *flowEntry
 }
 
@@ -218,7 +220,14 @@ func (ft *FlowTable) Add(p *dissect.Packet, ts time.Time) error {
 	if len(f.Lines) < MaxFlowPackets {
 		fromInit := srcIsA == e.initIsA
 		RenderLine(&ft.scratch, p, fromInit)
-		f.Lines = append(f.Lines, Line{Text: string(ft.scratch.B), Spans: append([]span.Span(nil), ft.scratch.Spans...)})
+		// Lines take their spans from one slab per flow: fewer, larger allocations.
+		n := len(ft.scratch.Spans)
+		if cap(e.spans)-len(e.spans) < n {
+			e.spans = make([]span.Span, 0, max(n, 2*cap(e.spans), 32))
+		}
+		start := len(e.spans)
+		e.spans = append(e.spans, ft.scratch.Spans...)
+		f.Lines = append(f.Lines, Line{Text: string(ft.scratch.B), Spans: e.spans[start:len(e.spans):len(e.spans)]})
 		h := Header{Proto: key.Proto, Len: p.FrameLen}
 		if !fromInit {
 			h.Dir = 1
@@ -233,7 +242,12 @@ func (ft *FlowTable) Add(p *dissect.Packet, ts time.Time) error {
 		if len(ip) > ft.cfg.RawBytes {
 			ip = ip[:ft.cfg.RawBytes]
 		}
-		f.Raw = append(f.Raw, append([]byte(nil), ip...))
+		if cap(e.raw)-len(e.raw) < len(ip) {
+			e.raw = make([]byte, 0, max(len(ip), 2*cap(e.raw), 256))
+		}
+		start := len(e.raw)
+		e.raw = append(e.raw, ip...)
+		f.Raw = append(f.Raw, e.raw[start:len(e.raw):len(e.raw)])
 	}
 	return nil
 }

@@ -180,6 +180,9 @@ func (h *httpConv) dissectStream(s *tcpSegment, d *httpDir, data []byte) int {
 		if n < 0 {
 			if need > 0 {
 				d.need = off + need
+				if more := d.need - len(data); more > 0 {
+					s.need = more // tshark's desegment_len, for the core's gap handling
+				}
 			}
 			return off
 		}

@@ -54,6 +54,9 @@ func (w *wsConv) dissect(s *tcpSegment, data []byte) int {
 	for off < len(data) {
 		n := wsFrameLen(data[off:])
 		if n < 0 || n > len(data)-off {
+			if n > 0 {
+				s.need = n - (len(data) - off)
+			}
 			return off
 		}
 		b := data[off:]

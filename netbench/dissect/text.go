@@ -147,7 +147,7 @@ func (ftpApp) dissect(s *tcpSegment, data []byte) int {
 	} else {
 		switch {
 		case st.tlsAsked && bytes.HasPrefix(line, []byte("234")):
-			handToTLS(s)
+			handToTLSOrBack(s, ftpApp{})
 		case bytes.HasPrefix(line, []byte("227")):
 			i := bytes.IndexByte(line, '(')
 			if i >= 0 {
@@ -545,6 +545,37 @@ func handToTLS(s *tcpSegment) {
 	}
 	s.conv.app = app
 	s.conv.appState = nil
+}
+
+// handToTLSOrBack is handToTLS for a protocol whose clear text may resume
+// (FTP's CCC): a segment that does not start with a TLS record type goes back
+// to the protocol, with its state, as tshark's FTP frames after CCC show.
+func handToTLSOrBack(s *tcpSegment, prev tcpApp) {
+	a, ok := tcpPortApps[443]
+	if !ok {
+		handToTLS(s)
+		return
+	}
+	s.conv.app = &tlsOrBack{tls: a, prev: prev, prevState: s.conv.appState}
+	s.conv.appState = nil
+}
+
+type tlsOrBack struct {
+	tls, prev           tcpApp
+	tlsState, prevState any
+}
+
+func (w *tlsOrBack) dissect(s *tcpSegment, data []byte) int {
+	if len(data) > 0 && (data[0] < 20 || data[0] > 24) {
+		s.conv.appState = w.prevState
+		n := w.prev.dissect(s, data)
+		w.prevState, s.conv.appState = s.conv.appState, nil
+		return n
+	}
+	s.conv.appState = w.tlsState
+	n := w.tls.dissect(s, data)
+	w.tlsState, s.conv.appState = s.conv.appState, nil
+	return n
 }
 
 // ---- SMTP ----

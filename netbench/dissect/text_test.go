@@ -175,3 +175,20 @@ func TestIMAPLiteral(t *testing.T) {
 		{"IMAP/IMF", "from: a@b, subject: hi,  (text/plain)"},
 	})
 }
+
+func TestFTPClearTextAfterTLS(t *testing.T) {
+	b := newTCPFlow(62092, 21)
+	frames := httpHandshake(b)
+	frames = append(frames,
+		b.frame(0, thACK|thPSH, "AUTH TLS\r\n"),
+		b.frame(1, thACK|thPSH, "234 Proceed with negotiation.\r\n"),
+		b.frame(0, thACK|thPSH, "\x17\x03\x03\x00\x05hello"),
+		b.frame(0, thACK|thPSH, "PASV\r\n"))
+	got := renderFlow(frames...)
+	if w := (renderedFrame{"FTP", "Request: PASV"}); got[len(got)-1] != w {
+		t.Errorf("got %q %q, want %q %q", got[len(got)-1].proto, got[len(got)-1].info, w.proto, w.info)
+	}
+	if got[len(got)-2].proto == "FTP" {
+		t.Errorf("the TLS record was read as FTP: %q", got[len(got)-2].info)
+	}
+}

@@ -302,8 +302,8 @@ func (h *httpConv) message(c *ctx, s *tcpSegment, data []byte, fin bool, proto s
 	t := c.colSet(proto)
 	st := t.Begin()
 	t.B = appendFmtText(t.B, line)
-	t.Lit(" ")
 	t.End(span.Message, st)
+	t.Lit(" ")
 
 	respCode := 0
 	if typ == httpResponse {

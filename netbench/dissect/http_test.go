@@ -195,7 +195,7 @@ func TestHTTPInfoSpans(t *testing.T) {
 	if len(p.Info.Spans) != 1 || p.Info.Spans[0].Kind != span.Message {
 		t.Fatalf("spans %+v, want one message span", p.Info.Spans)
 	}
-	if s := p.Info.Spans[0]; string(p.Info.B[s.Start:s.End]) != "GET / HTTP/1.1 " {
+	if s := p.Info.Spans[0]; string(p.Info.B[s.Start:s.End]) != "GET / HTTP/1.1" {
 		t.Errorf("message span covers %q", p.Info.B[s.Start:s.End])
 	}
 }

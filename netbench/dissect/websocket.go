@@ -66,12 +66,14 @@ func (w *wsConv) dissect(s *tcpSegment, data []byte) int {
 		t.Lit(" ")
 		t.Field(span.Message, wsOpcodes[b[0]&0x0f])
 		if b[0]&0x80 != 0 {
-			t.Field(span.Flags, " [FIN]")
+			t.Lit(" ")
+			t.Field(span.Flags, "[FIN]")
 		} else {
 			t.Lit(" ")
 		}
 		if b[1]&0x80 != 0 {
-			t.Field(span.Flags, " [MASKED]")
+			t.Lit(" ")
+			t.Field(span.Flags, "[MASKED]")
 		} else {
 			t.Lit(" ")
 		}

@@ -105,8 +105,13 @@ func (xmppApp) dissect(s *tcpSegment, data []byte) int {
 		return len(data)
 	}
 	// The XML must end with a complete tag: ask for more otherwise.
-	tr := bytes.TrimRight(data, " \t\r\n")
-	if len(tr) == 0 || tr[len(tr)-1] != '>' {
+	// (tshark skips trailing bytes <= ' ' as a signed char: controls,
+	// spaces and every byte >= 0x80.)
+	i := len(data) - 1
+	for i > 0 && (data[i] <= ' ' || data[i] >= 0x80) {
+		i--
+	}
+	if i >= 0 && data[i] != '>' {
 		if s.c.truncated {
 			return len(data)
 		}

@@ -276,8 +276,20 @@ func (c *ctx) tcp(b []byte) {
 	c.fenceB, c.fenceS = prefixAnalysis(t, &p.infoScratch, analysis, fwd)
 
 	if truncated && seglen > 0 {
-		// tshark's tcp.payload item runs past the captured bytes.
-		t.Lit("[Packet size limited during capture]")
+		// tshark still hands the captured bytes to the application (no
+		// reassembly is possible); an exception then adds its note unless
+		// the application rendered the frame itself (HTTP's "Continuation
+		// [Packet size limited during capture]" and the like).
+		if !conv.appTried {
+			conv.appTried = true
+			conv.app = pickTCPApp(seg)
+		}
+		if conv.app != nil {
+			conv.app.dissect(seg, payload)
+		}
+		if !seg.rendered {
+			t.Lit("[Packet size limited during capture]")
+		}
 		return
 	}
 	if seglen > 0 {

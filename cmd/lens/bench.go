@@ -132,8 +132,7 @@ func ingestPass(path string, flows bool) (int, time.Duration, error) {
 	}
 	defer r.Close()
 	d := dissect.New(dissect.Config{})
-	flows := 0
-	ft := netbench.NewFlowTable(netbench.FlowTableConfig{}, path, "", func(*netbench.Flow) error { flows++; return nil })
+	ft := netbench.NewFlowTable(netbench.FlowTableConfig{}, path, "", func(*netbench.Flow) error { return nil })
 	var (
 		fr capture.Frame
 		p  dissect.Packet

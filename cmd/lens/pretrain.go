@@ -49,6 +49,8 @@ and gradients are averaged with the ring all-reduce every step.`)
 	out := fs.String("out", "", "run folder for checkpoints and metrics (required)")
 	seed := fs.Uint64("seed", 1, "split seed of the corpus and training seed")
 	steps := fs.Int("steps", 0, "optimizer steps (0: the preset's)")
+	encLen := fs.Int("enc-len", 0, "encoder input length in tokens; longer flows lose packets from the end (0: the preset's)")
+	decLen := fs.Int("dec-len", 0, "decoder target length in tokens (0: the preset's)")
 	every := fs.Int("checkpoint-every", 0, "steps between checkpoints (0: the preset's)")
 	stopAfter := fs.Int("stop-after", 0, "end this invocation after that many steps, with a checkpoint (a later run resumes)")
 	backend := fs.String("backend", "", "compute backend: go, xla, xla:cuda (default: XLA when a PJRT plugin is installed, else go)")
@@ -74,6 +76,12 @@ and gradients are averaged with the ring all-reduce every step.`)
 	}
 	if *every > 0 {
 		cfg.CheckpointEvery = *every
+	}
+	if *encLen > 0 {
+		cfg.EncLen = *encLen
+	}
+	if *decLen > 0 {
+		cfg.DecLen = *decLen
 	}
 	pol := masking.KGMSP()
 	if *maskPath != "" {

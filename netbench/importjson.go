@@ -102,7 +102,7 @@ func ImportText(path string, emit func(*Flow) error, bad func(error)) (rows, ski
 		if dataset != "" && label != "" {
 			label = dataset + "/" + label
 		}
-		fl := &Flow{Capture: fmt.Sprintf("%s:%d", path, line), Label: label}
+		fl := &Flow{Capture: fmt.Sprintf("%s:%d", filepath.Base(path), line), Label: label}
 		// The context after <sep>, if the row carries one, is not packet text.
 		if i := strings.Index(text, "<sep>"); i >= 0 {
 			text = text[:i]

@@ -30,6 +30,10 @@ const (
 type Input struct {
 	Path  string
 	Label string
+	// Name is how flows name their capture: the path relative to the
+	// folder that was walked, or the base name of a file named directly, so
+	// that a corpus's content hash does not depend on where its inputs lie.
+	Name string
 }
 
 // captureExts are the file name endings taken when walking a folder.
@@ -59,7 +63,7 @@ func ExpandInputs(paths []string) ([]Input, error) {
 			return nil, err
 		}
 		if !st.IsDir() {
-			in = append(in, Input{Path: p})
+			in = append(in, Input{Path: p, Name: filepath.Base(p)})
 			continue
 		}
 		var found []Input
@@ -75,7 +79,7 @@ func ExpandInputs(paths []string) ([]Input, error) {
 			if label == "." {
 				label = ""
 			}
-			found = append(found, Input{Path: path, Label: label})
+			found = append(found, Input{Path: path, Label: label, Name: filepath.ToSlash(rel)})
 			return nil
 		})
 		if err != nil {
@@ -248,7 +252,11 @@ func ingestCapture(ctx context.Context, in Input, ftc FlowTableConfig, r *captur
 			return ctx.Err()
 		}
 	}
-	ft := NewFlowTable(ftc, in.Path, in.Label, emit)
+	name := in.Name
+	if name == "" {
+		name = in.Path
+	}
+	ft := NewFlowTable(ftc, name, in.Label, emit)
 	d := dissect.New(dissect.Config{})
 	var (
 		fr capture.Frame

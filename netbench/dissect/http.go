@@ -301,7 +301,7 @@ func (h *httpConv) message(c *ctx, s *tcpSegment, data []byte, fin bool, proto s
 	h.seen = true
 	t := c.colSet(proto)
 	st := t.Begin()
-	t.B = appendFmtText(t.B, line)
+	t.B = appendFormatText(t.B, line)
 	t.End(span.Message, st)
 	t.Lit(" ")
 
@@ -1005,79 +1005,6 @@ func ntlmString(b []byte, at int, unicode bool) string {
 	return string(out)
 }
 
-// appendFmtText is epan's format_text: printable ASCII is kept, the
-// usual escapes are written as \a \b \f \n \r \t \v, other bytes as \ooo.
-// UTF-8 sequences are kept.
-func appendFmtText(dst, s []byte) []byte {
-	// Fast path: the printable ASCII prefix is copied at once.
-	clean := 0
-	for clean < len(s) && s[clean] >= 0x20 && s[clean] < 0x7f {
-		clean++
-	}
-	dst = append(dst, s[:clean]...)
-	s = s[clean:]
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		switch {
-		case ch >= 0x20 && ch < 0x7f:
-			dst = append(dst, ch)
-		case ch >= 0x80:
-			// keep valid UTF-8 sequences
-			n := utf8SeqLen(s[i:])
-			if n > 0 {
-				dst = append(dst, s[i:i+n]...)
-				i += n - 1
-			} else {
-				dst = append(dst, 0xef, 0xbf, 0xbd) // U+FFFD
-			}
-		default:
-			dst = append(dst, '\\')
-			switch ch {
-			case '\a':
-				dst = append(dst, 'a')
-			case '\b':
-				dst = append(dst, 'b')
-			case '\f':
-				dst = append(dst, 'f')
-			case '\n':
-				dst = append(dst, 'n')
-			case '\r':
-				dst = append(dst, 'r')
-			case '\t':
-				dst = append(dst, 't')
-			case '\v':
-				dst = append(dst, 'v')
-			default:
-				dst = append(dst, '0'+(ch>>6), '0'+((ch>>3)&7), '0'+(ch&7))
-			}
-		}
-	}
-	return dst
-}
-
-func utf8SeqLen(b []byte) int {
-	c := b[0]
-	var n int
-	switch {
-	case c&0xe0 == 0xc0:
-		n = 2
-	case c&0xf0 == 0xe0:
-		n = 3
-	case c&0xf8 == 0xf0:
-		n = 4
-	default:
-		return 0
-	}
-	if len(b) < n {
-		return 0
-	}
-	for i := 1; i < n; i++ {
-		if b[i]&0xc0 != 0x80 {
-			return 0
-		}
-	}
-	return n
-}
 
 func isPrint(c byte) bool { return c >= 0x20 && c < 0x7f }
 

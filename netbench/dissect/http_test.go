@@ -230,7 +230,7 @@ func TestHTTPHelpers(t *testing.T) {
 	if got := chunkSize([]byte("1a;ext=1")); got != 26 {
 		t.Errorf("chunkSize = %d, want 26", got)
 	}
-	if got := string(appendFmtText(nil, []byte("a\tb\x01"))); got != `a\tb\001` {
+	if got := string(appendFormatText(nil, []byte("a\tb\x01"))); got != `a\tb\001` {
 		t.Errorf("appendFmtText = %q", got)
 	}
 }

@@ -128,7 +128,7 @@ func (ftpApp) dissect(s *tcpSegment, data []byte) int {
 		t.Lit("Response: ")
 	}
 	start := t.Begin()
-	t.B = appendFmtText(t.B, line)
+	t.B = appendFormatText(t.B, line)
 	t.End(span.Message, start)
 	s.done()
 	if isReq {
@@ -258,7 +258,7 @@ func (a *ftpDataApp) dissect(s *tcpSegment, data []byte) int {
 	t.Lit(")")
 	if a.ctl != nil && len(a.ctl.command) > 0 {
 		t.Lit(" (")
-		t.B = appendFmtText(t.B, a.ctl.command)
+		t.B = appendFormatText(t.B, a.ctl.command)
 		t.Lit(")")
 	}
 	t.End(span.Message, st)
@@ -455,13 +455,13 @@ func sipMessage(c *ctx, b []byte) {
 		t.Lit("Request: ")
 		rl := line[:len(line)-len(" SIP/2.0")]
 		st := t.Begin()
-		t.B = appendFmtText(t.B, rl)
+		t.B = appendFormatText(t.B, rl)
 		t.End(span.Message, st)
 		isRegister = bytes.HasPrefix(rl, []byte("REGISTER "))
 	} else {
 		t.Lit("Status: ")
 		st := t.Begin()
-		t.B = appendFmtText(t.B, line[len("SIP/2.0 "):])
+		t.B = appendFormatText(t.B, line[len("SIP/2.0 "):])
 		t.End(span.Message, st)
 		code := parseStatusCode(line)
 		if code >= 200 && code < 300 && len(cseqMethod) > 0 {
@@ -655,15 +655,15 @@ func (smtpApp) dissect(s *tcpSegment, data []byte) int {
 		switch st.state {
 		case smtpAuthUser:
 			t.Lit("C: User: ")
-			t.B = appendFmtText(t.B, line)
+			t.B = appendFormatText(t.B, line)
 			st.state = smtpAuthPass
 		case smtpAuthPass:
 			t.Lit("C: Pass: ")
-			t.B = appendFmtText(t.B, line)
+			t.B = appendFormatText(t.B, line)
 			st.state = smtpCommand
 		default:
 			t.Lit("C: ")
-			t.B = appendFmtText(t.B, line)
+			t.B = appendFormatText(t.B, line)
 			switch {
 			case eqFoldB(line, "DATA"):
 				st.state = smtpData
@@ -691,7 +691,7 @@ func (smtpApp) dissect(s *tcpSegment, data []byte) int {
 		line := data[p : p+ll]
 		p += nx
 		if first {
-			t.B = appendFmtText(t.B, line)
+			t.B = appendFormatText(t.B, line)
 			first = false
 			if st.tlsAsked && bytes.HasPrefix(line, []byte("220")) {
 				st.tlsAsked = false
@@ -707,7 +707,7 @@ func (smtpApp) dissect(s *tcpSegment, data []byte) int {
 		}
 		t.Lit(" | ")
 		if len(line) > 4 {
-			t.B = appendFmtText(t.B, line[4:])
+			t.B = appendFormatText(t.B, line[4:])
 		}
 	}
 	t.End(span.Message, st0)
@@ -737,7 +737,7 @@ func imfInfo(c *ctx, msg []byte) {
 			st := t.Begin()
 			t.B = append(t.B, bytes.ToLower(name)...)
 			t.Lit(": ")
-			t.B = appendFmtText(t.B, v)
+			t.B = appendFormatText(t.B, v)
 			t.Lit(", ")
 			t.End(span.Message, st)
 		case eqFoldB(name, "Content-Type"):
@@ -897,7 +897,7 @@ func (imapApp) dissect(s *tcpSegment, data []byte) int {
 		t.Lit("Response: ")
 	}
 	st0 := t.Begin()
-	t.B = appendFmtText(t.B, last)
+	t.B = appendFormatText(t.B, last)
 	t.End(span.Message, st0)
 	s.done()
 	return len(data)
@@ -967,7 +967,7 @@ func (ircApp) dissect(s *tcpSegment, data []byte) int {
 		}
 		t.Lit(" (")
 		st0 := t.Begin()
-		t.B = appendFmtText(t.B, cmd)
+		t.B = appendFormatText(t.B, cmd)
 		t.End(span.Message, st0)
 		t.Lit(")")
 	}
@@ -1007,7 +1007,7 @@ func (a *lineApp) dissect(s *tcpSegment, data []byte) int {
 		t.Lit("Response: ")
 	}
 	st0 := t.Begin()
-	t.B = appendFmtText(t.B, firstLine(data))
+	t.B = appendFormatText(t.B, firstLine(data))
 	t.End(span.Message, st0)
 	s.done()
 	return len(data)

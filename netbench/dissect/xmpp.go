@@ -147,7 +147,7 @@ func (xmppApp) dissect(s *tcpSegment, data []byte) int {
 		case "iq":
 			typ, _ := pkt.attr("type")
 			t.Lit("IQ(")
-			t.B = appendFmtText(t.B, typ)
+			t.B = appendFormatText(t.B, typ)
 			t.Lit(") ")
 			if pkt.body != nil {
 				xmppIQChildren(t, pkt.body)
@@ -180,12 +180,12 @@ func (xmppApp) dissect(s *tcpSegment, data []byte) int {
 		if toServer {
 			if v, ok := pkt.attr("to"); ok {
 				t.Lit("> ")
-				t.B = appendFmtText(t.B, v)
+				t.B = appendFormatText(t.B, v)
 				t.Lit(" ")
 			}
 		} else if v, ok := pkt.attr("from"); ok {
 			t.Lit("< ")
-			t.B = appendFmtText(t.B, v)
+			t.B = appendFormatText(t.B, v)
 			t.Lit(" ")
 		}
 	}
@@ -296,7 +296,7 @@ func xmppIQChild(t *span.Text, ch *xmlElem) {
 				ns = ns[i+1:]
 			}
 			t.Lit("QUERY(")
-			t.B = appendFmtText(t.B, ns)
+			t.B = appendFormatText(t.B, ns)
 			t.Lit(") ")
 			return
 		}

@@ -1005,7 +1005,6 @@ func ntlmString(b []byte, at int, unicode bool) string {
 	return string(out)
 }
 
-
 func isPrint(c byte) bool { return c >= 0x20 && c < 0x7f }
 
 func lower(c byte) byte {

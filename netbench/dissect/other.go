@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+
+	"github.com/lens-go/lens/netbench/span"
 )
 
 // This file renders the protocols below or beside IP that carry no flow:
@@ -29,22 +31,40 @@ func (c *ctx) arp(b []byte) {
 	}
 	sha := b[8 : 8+6]
 	spa := netip.AddrFrom4([4]byte(b[14:18]))
+	tha := b[18:24]
 	tpa := netip.AddrFrom4([4]byte(b[24:28]))
-	c.setProto("ARP")
+	switch op {
+	case 3, 4:
+		c.setProto("RARP")
+	default:
+		c.setProto("ARP")
+	}
 	t := c.clearInfo()
+	zeroTHA := tha[0]|tha[1]|tha[2]|tha[3]|tha[4]|tha[5] == 0
 	switch op {
 	case 1:
-		if spa == tpa {
-			t.Lit(fmt.Sprintf("ARP Announcement for %s", spa))
-		} else if spa.IsUnspecified() {
-			t.Lit(fmt.Sprintf("Who has %s? (ARP Probe)", tpa))
-		} else {
-			t.Lit(fmt.Sprintf("Who has %s? Tell %s", tpa, spa))
+		switch {
+		case spa == tpa && zeroTHA:
+			t.Field(span.Message, "ARP Announcement for "+tpa.String())
+		case spa == tpa:
+			t.Field(span.Message, "Gratuitous ARP for "+tpa.String()+" (Request)")
+		case spa.IsUnspecified() && zeroTHA:
+			t.Field(span.Message, "Who has "+tpa.String()+"? (ARP Probe)")
+		default:
+			t.Field(span.Message, "Who has "+tpa.String()+"? Tell "+spa.String())
 		}
 	case 2:
-		t.Lit(fmt.Sprintf("%s is at %s", spa, macString(sha)))
+		if spa == tpa {
+			t.Field(span.Message, "Gratuitous ARP for "+spa.String()+" (Reply)")
+		} else {
+			t.Field(span.Message, spa.String()+" is at "+macString(sha))
+		}
+	case 3:
+		t.Field(span.Message, "Who is "+macString(tha)+"? Tell "+macString(sha))
+	case 4:
+		t.Field(span.Message, macString(tha)+" is at "+tpa.String())
 	default:
-		t.Lit(fmt.Sprintf("Unknown ARP opcode 0x%04x", op))
+		t.Field(span.Message, fmt.Sprintf("Unknown ARP opcode 0x%04x", op))
 	}
 }
 
@@ -67,6 +87,8 @@ func (c *ctx) llc(srcMAC, dstMAC, b []byte, n int) {
 
 func (c *ctx) etherOther(et uint16, srcMAC, dstMAC, b []byte) {
 	switch et {
+	case 0x8035:
+		c.arp(b)
 	case etherLLDP:
 		c.other("LLDP", "LLDP")
 	case etherEAPOL:

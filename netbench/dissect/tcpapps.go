@@ -54,6 +54,7 @@ func (a *tcpFuncApp) dissect(s *tcpSegment, data []byte) int {
 func init() {
 	registerTCP(&tcpFuncApp{hdr: 4, pduLen: synphasorLen, render: synphasorTCP}, 4712)
 	registerTCP(&tcpFuncApp{hdr: 3, pduLen: openvpnTCPLen, render: openvpnTCP}, 1194)
+	tcpHeurs = append(tcpHeurs, fixHeur)
 }
 
 // --- IEEE C37.118 synchrophasor ---
@@ -142,4 +143,204 @@ func openvpnTCP(s *tcpSegment, pdu []byte) {
 	t := s.c.colSet("OpenVPN")
 	openvpnInfo(t, pdu[2:])
 	s.done()
+}
+
+// --- FIX (Financial Information eXchange), found heuristically ---
+
+// fixApp is packet-fix.c: a conversation becomes FIX once a segment starts
+// with "8=FIX"; from then on every PDU not starting with the marker is a
+// "[FIX continuation]".
+type fixApp struct{}
+
+type fixState struct {
+	confirmed bool
+	// need is the length of the PDU held back in each direction, as
+	// tcp_dissect_pdus computed it from the first segment (it is not
+	// computed again once more bytes arrive).
+	need [2]int
+}
+
+func fixMarker(b []byte) bool {
+	return len(b) >= 5 && b[0] == '8' && b[1] == '=' && b[2] == 'F' && b[3] == 'I' && b[4] == 'X'
+}
+
+// fixHeur claims conversations whose first payload starts with "8=": tshark
+// tries its FIX heuristic on every segment until one starts with "8=FIX".
+func fixHeur(s *tcpSegment, data []byte) tcpApp {
+	if len(data) >= 2 && data[0] == '8' && data[1] == '=' {
+		return fixApp{}
+	}
+	return nil
+}
+
+func (fixApp) dissect(s *tcpSegment, data []byte) int {
+	st, _ := s.conv.appState.(*fixState)
+	if st == nil {
+		st = &fixState{}
+		s.conv.appState = st
+	}
+	if !st.confirmed {
+		if !fixMarker(s.payload) {
+			return len(data) // the heuristic fails: plain TCP
+		}
+		st.confirmed = true
+		data = s.payload
+	}
+	off := 0
+	need := &st.need[s.dir]
+	if *need > 0 && len(data) < len(s.payload)+1 {
+		*need = 0 // nothing held back: a fresh start
+	}
+	for off < len(data) {
+		rest := data[off:]
+		n := *need
+		*need = 0
+		if n == 0 {
+			if len(rest) < 24 { // FIX_MIN_LEN
+				return off
+			}
+			n = fixPDULen(rest)
+		}
+		if n <= 0 {
+			return len(data)
+		}
+		if n > len(rest) {
+			*need = n
+			return off
+		}
+		fixRender(s, rest[:n])
+		off += n
+	}
+	return off
+}
+
+// fixNextHeader is fix_next_header: the length up to the next "\x018=FIX",
+// searched (as tshark does) with strstr in an ASCII copy of the bytes, so the
+// search stops at a NUL and each byte >= 0x80 counts three.
+func fixNextHeader(b []byte) int {
+	minLen := len(b)
+	pos := 0 // position in the ASCII copy
+	for i := 0; i+1 < len(b); i++ {
+		c := b[i]
+		if c == 0 {
+			break
+		}
+		if c == 1 && b[i+1] == '8' {
+			minLen = pos + 1
+			if minLen+5 > len(b) {
+				break
+			}
+			if fixMarker(b[minLen:]) {
+				break
+			}
+		}
+		if c >= 0x80 {
+			pos += 3
+		} else {
+			pos++
+		}
+	}
+	return minLen
+}
+
+// fixPDULen is fix_header_len.
+func fixPDULen(b []byte) int {
+	if !fixMarker(b) {
+		return fixNextHeader(b)
+	}
+	i := indexByte(b, 1)
+	if i < 0 {
+		return fixNextHeader(b[5:]) + 5
+	}
+	off := i + 1
+	j := indexByte(b[off:], 1)
+	if j < 0 || len(b)-off < 2 || b[off] != '9' || b[off+1] != '=' {
+		return fixNextHeader(b[off:])
+	}
+	ctrla := off + j
+	body := atoiPrefix(b[off+2 : ctrla])
+	size := body + ctrla + 1
+	if len(b) > size+4 {
+		if b[size] != '1' || b[size+1] != '0' || b[size+2] != '=' {
+			return fixNextHeader(b[5:]) + 5
+		}
+		k := indexByte(b[size:], 1)
+		if k < 0 {
+			return size + 7
+		}
+		return size + k + 1
+	}
+	return size + 7
+}
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// atoiPrefix is C's atoi: leading digits, 0 when none.
+func atoiPrefix(b []byte) int {
+	i := 0
+	for i < len(b) && b[i] == ' ' {
+		i++
+	}
+	neg := false
+	if i < len(b) && (b[i] == '-' || b[i] == '+') {
+		neg = b[i] == '-'
+		i++
+	}
+	n := 0
+	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		n = n*10 + int(b[i]-'0')
+		if n > 1<<30 {
+			break
+		}
+	}
+	if neg {
+		return -n
+	}
+	return n
+}
+
+var fixMsgTypes = map[string]string{
+	"0": "Heartbeat", "1": "TestRequest", "2": "ResendRequest", "3": "Reject",
+	"4": "SequenceReset", "5": "Logout", "6": "IOI", "7": "Advertisement",
+	"8": "ExecutionReport", "9": "OrderCancelReject", "A": "Logon", "B": "News",
+	"C": "Email", "D": "NewOrderSingle", "E": "NewOrderList", "F": "OrderCancelRequest",
+	"G": "OrderCancelReplaceRequest", "H": "OrderStatusRequest", "J": "AllocationInstruction",
+	"K": "ListCancelRequest", "L": "ListExecute", "M": "ListStatusRequest", "N": "ListStatus",
+	"P": "AllocationInstructionAck", "Q": "DontKnowTrade", "R": "QuoteRequest", "S": "Quote",
+	"T": "SettlementInstructions", "V": "MarketDataRequest", "W": "MarketDataSnapshotFullRefresh",
+	"X": "MarketDataIncrementalRefresh", "Y": "MarketDataRequestReject", "Z": "QuoteCancel",
+}
+
+func fixRender(s *tcpSegment, pdu []byte) {
+	t := s.c.colSet("FIX")
+	s.done()
+	if !fixMarker(pdu) {
+		t.Field(span.Message, "[FIX continuation]")
+		return
+	}
+	// Find the MsgType (35=) field.
+	for off := 0; off < len(pdu); {
+		e := indexByte(pdu[off:], 1)
+		if e < 0 {
+			return
+		}
+		f := pdu[off : off+e]
+		if len(f) > 3 && f[0] == '3' && f[1] == '5' && f[2] == '=' {
+			v := string(f[3:])
+			if name, ok := fixMsgTypes[v]; ok {
+				t.Field(span.Message, name)
+			} else {
+				t.Field(span.Message, "FIX Message ("+v+")")
+			}
+			return
+		}
+		off += e + 1
+	}
 }

@@ -2,6 +2,7 @@ package dissect
 
 import (
 	"encoding/binary"
+	"strconv"
 
 	"github.com/lens-go/lens/netbench/span"
 )
@@ -55,6 +56,7 @@ func init() {
 	registerTCP(&tcpFuncApp{hdr: 4, pduLen: synphasorLen, render: synphasorTCP}, 4712)
 	registerTCP(&tcpFuncApp{hdr: 3, pduLen: openvpnTCPLen, render: openvpnTCP}, 1194)
 	tcpHeurs = append(tcpHeurs, fixHeur)
+	registerTCP(tpktApp{}, 3389, 102)
 }
 
 // --- IEEE C37.118 synchrophasor ---
@@ -343,4 +345,131 @@ func fixRender(s *tcpSegment, pdu []byte) {
 		}
 		off += e + 1
 	}
+}
+
+// --- TPKT (RFC 1006) with COTP connection setup and RDP negotiation ---
+
+// tpktApp is packet-tpkt.c on the RDP port: a segment that does not start
+// with version 3 is "Continuation" data (TLS after RDP negotiation shows so).
+type tpktApp struct{}
+
+func (tpktApp) dissect(s *tcpSegment, data []byte) int {
+	off := 0
+	for off < len(data) {
+		rest := data[off:]
+		if rest[0] != 3 {
+			t := s.c.colSet("TPKT")
+			t.Field(span.Message, "Continuation")
+			s.done()
+			return len(data)
+		}
+		if len(rest) < 4 {
+			return off
+		}
+		n := int(binary.BigEndian.Uint16(rest[2:]))
+		if n < 4 {
+			return len(data)
+		}
+		if n > len(rest) {
+			return off
+		}
+		tpktRender(s, rest[4:n])
+		off += n
+	}
+	return off
+}
+
+func tpktRender(s *tcpSegment, b []byte) {
+	s.done()
+	if len(b) < 2 || int(b[0])+1 > len(b) {
+		s.c.colSet("TPKT")
+		return
+	}
+	typ := b[1] & 0xf0
+	switch typ {
+	case 0xe0, 0xd0: // CR, CC
+		if len(b) < 7 {
+			break
+		}
+		if rdpNegotiation(s.c, typ, b[7:]) {
+			return
+		}
+		t := s.c.colSet("COTP")
+		st := t.Begin()
+		if typ == 0xe0 {
+			t.Lit("CR TPDU src-ref: 0x")
+		} else {
+			t.Lit("CC TPDU src-ref: 0x")
+		}
+		t.B = appendHexLower(t.B, uint64(binary.BigEndian.Uint16(b[4:])), 4)
+		t.Lit(" dst-ref: 0x")
+		t.B = appendHexLower(t.B, uint64(binary.BigEndian.Uint16(b[2:])), 4)
+		t.End(span.Message, st)
+		return
+	case 0xf0: // DT
+		if len(b) >= 3 && b[2]&0x80 == 0 && int(b[0])+1 <= len(b) {
+			t := s.c.colSet("COTP")
+			st := t.Begin()
+			t.Lit("DT TPDU (")
+			t.B = strconv.AppendUint(t.B, uint64(b[2]&0x7f), 10)
+			t.Lit(") [COTP fragment, ")
+			t.B = strconv.AppendUint(t.B, uint64(len(b)-int(b[0])-1), 10)
+			t.Lit(" bytes]")
+			t.End(span.Message, st)
+			return
+		}
+	}
+	s.c.colSet("TPKT")
+}
+
+// rdpNegotiation renders the RDP cookie and negotiation request/response
+// carried in a COTP CR or CC.
+func rdpNegotiation(c *ctx, typ byte, user []byte) bool {
+	var cookie []byte
+	if typ == 0xe0 && len(user) >= 8 && string(user[:8]) == "Cookie: " {
+		for i := 0; i+1 < len(user); i++ {
+			if user[i] == '\r' && user[i+1] == '\n' {
+				cookie = user[:i]
+				user = user[i+2:]
+				break
+			}
+		}
+		if cookie == nil {
+			return false
+		}
+	}
+	neg := ""
+	if len(user) >= 8 && binary.LittleEndian.Uint16(user[2:]) == 8 {
+		switch {
+		case typ == 0xe0 && user[0] == 1:
+			neg = "Negotiate Request"
+		case typ == 0xd0 && user[0] == 2:
+			neg = "Negotiate Response"
+		case typ == 0xd0 && user[0] == 3:
+			neg = "Negotiate Failure"
+		}
+	}
+	if cookie == nil && neg == "" {
+		return false
+	}
+	t := c.colSet("RDP")
+	st := t.Begin()
+	t.LitBytes(cookie)
+	if neg != "" {
+		if cookie != nil {
+			t.Lit(", ")
+		}
+		t.Lit(neg)
+	}
+	t.End(span.Message, st)
+	return true
+}
+
+// appendHexLower appends v as width lower-case hex digits.
+func appendHexLower(b []byte, v uint64, width int) []byte {
+	const digits = "0123456789abcdef"
+	for i := width - 1; i >= 0; i-- {
+		b = append(b, digits[v>>(4*uint(i))&0xf])
+	}
+	return b
 }

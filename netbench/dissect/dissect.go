@@ -75,6 +75,7 @@ type Dissector struct {
 	frags  *fragTable
 	frame  int
 	linkOK bool
+	ext    extState // state of the protocols outside the core (other.go, icmp.go, ...)
 }
 
 // New returns a Dissector with the given configuration.
@@ -122,6 +123,7 @@ type ctx struct {
 	src, dst netip.Addr
 	// fragment reassembly: set when the current IP payload is a reassembled datagram
 	reassembled bool
+	ipTTL       uint8 // TTL / hop limit of the innermost IP header
 	// the Info column's fence (see colClear)
 	fenceB, fenceS int
 }

@@ -112,9 +112,23 @@ func (c *ctx) ipOther(proto uint8, b []byte, ver int) {
 	name := ipProtoName(proto)
 	switch proto {
 	case protoICMP:
-		c.other("ICMP", "ICMP")
+		c.icmp(b)
 	case protoICMPv6:
-		c.other("ICMPv6", "ICMPv6")
+		c.icmpv6(b)
+	case protoGRE:
+		if c.gre(b) {
+			return
+		}
+		c.other("GRE", "Encapsulated "+name)
+	case protoAH:
+		if len(b) >= 12 {
+			n := (int(b[1]) + 2) * 4
+			if n <= len(b) {
+				c.ipPayload(b[0], b[n:], ver)
+				return
+			}
+		}
+		c.malformed("AH", "truncated AH header")
 	case protoESP:
 		if len(b) >= 4 {
 			c.other("ESP", fmt.Sprintf("ESP (SPI=0x%08x)", binary.BigEndian.Uint32(b)))
@@ -128,4 +142,45 @@ func (c *ctx) ipOther(proto uint8, b []byte, ver int) {
 			c.other("IPv4", name)
 		}
 	}
+}
+
+// gre dissects a GRE header and hands the payload on by its protocol type;
+// it reports false when the header is cut short.
+func (c *ctx) gre(b []byte) bool {
+	if len(b) < 4 {
+		return false
+	}
+	fl := binary.BigEndian.Uint16(b)
+	proto := binary.BigEndian.Uint16(b[2:])
+	n := 4
+	if fl&0x8000 != 0 || fl&0x4000 != 0 { // checksum or routing present
+		n += 4
+	}
+	if fl&0x2000 != 0 { // key
+		n += 4
+	}
+	if fl&0x1000 != 0 { // sequence number
+		n += 4
+	}
+	if fl&7 == 1 && fl&0x0080 != 0 { // enhanced GRE acknowledgment
+		n += 4
+	}
+	if n > len(b) {
+		return false
+	}
+	b = b[n:]
+	switch proto {
+	case 0x6558: // transparent Ethernet bridging
+		c.ethernet(b)
+	case 0x880b: // PPP
+		if len(b) == 0 {
+			c.setProto("GRE")
+			c.clearInfo()
+			return true
+		}
+		c.ppp(b)
+	default:
+		c.etherPayload(proto, nil, nil, b)
+	}
+	return true
 }

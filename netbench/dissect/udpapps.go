@@ -21,6 +21,77 @@ func init() {
 	registerUDP(udpFuncApp(uftpUDP), 1044)
 	registerUDP(udpFuncApp(cipIOUDP), 2222)
 	udpHeurs = append(udpHeurs, mojitoHeur)
+	registerUDP(udpFuncApp(teredoUDP), 3544)
+	registerUDP(udpFuncApp(gtpUUDP), 2152)
+}
+
+// teredoUDP is packet-teredo.c: optional authentication and origin
+// indication headers, then an IPv6 packet.
+func teredoUDP(c *ctx, u *udpDatagram) bool {
+	b := u.payload
+	if len(b) >= 4 && b[0] == 0 && b[1] == 1 { // authentication header
+		n := 4 + int(b[2]) + int(b[3]) + 9
+		if n > len(b) {
+			return false
+		}
+		b = b[n:]
+	}
+	if len(b) >= 8 && b[0] == 0 && b[1] == 0 { // origin indication
+		b = b[8:]
+	}
+	if len(b) < 40 || b[0]>>4 != 6 {
+		return false
+	}
+	c.ipv6(b)
+	return true
+}
+
+// gtpUUDP is GTPv1-U: a G-PDU carries an IP packet; the Protocol column
+// becomes "GTP <inner>".
+func gtpUUDP(c *ctx, u *udpDatagram) bool {
+	b := u.payload
+	if len(b) < 8 || b[0]>>5 != 1 || b[0]&0x10 == 0 || b[1] != 0xff {
+		return false
+	}
+	n := 8
+	if b[0]&0x07 != 0 {
+		n = 12
+		if n > len(b) {
+			return false
+		}
+		next := b[11]
+		for next != 0 {
+			if n >= len(b) {
+				return false
+			}
+			l := int(b[n]) * 4
+			if l == 0 || n+l > len(b) {
+				return false
+			}
+			next = b[n+l-1]
+			n += l
+		}
+	}
+	if n >= len(b) {
+		return false
+	}
+	inner := b[n:]
+	if v := inner[0] >> 4; v != 4 && v != 6 {
+		return false
+	}
+	// tshark's payload is the first TCP payload, else the first UDP one.
+	save := c.p.Payload
+	c.p.Payload = nil
+	if inner[0]>>4 == 4 {
+		c.ipv4(inner)
+	} else {
+		c.ipv6(inner)
+	}
+	if len(c.p.Payload) == 0 {
+		c.p.Payload = save
+	}
+	c.setProto("GTP <" + c.p.Protocol + ">")
+	return true
 }
 
 // appendHex appends v as width upper-case hex digits.

@@ -23,6 +23,29 @@ func init() {
 	udpHeurs = append(udpHeurs, mojitoHeur)
 	registerUDP(udpFuncApp(teredoUDP), 3544)
 	registerUDP(udpFuncApp(gtpUUDP), 2152)
+	registerUDP(udpFuncApp(vxlanUDP), 4789)
+}
+
+// tunnelPayload runs fn, which dissects a tunneled packet, so that the
+// frame's payload ends up as tshark's: the first TCP payload, else the first
+// UDP payload (the tunnel's own).
+func (c *ctx) tunnelPayload(fn func(c *ctx, b []byte), b []byte) {
+	save := c.p.Payload
+	c.p.Payload = nil
+	fn(c, b)
+	if len(c.p.Payload) == 0 || c.p.Transport != protoTCP {
+		c.p.Payload = save
+	}
+}
+
+// vxlanUDP is VXLAN: an 8-byte header, then an Ethernet frame.
+func vxlanUDP(c *ctx, u *udpDatagram) bool {
+	b := u.payload
+	if len(b) < 8+14 {
+		return false
+	}
+	c.tunnelPayload((*ctx).ethernet, b[8:])
+	return true
 }
 
 // teredoUDP is packet-teredo.c: optional authentication and origin
@@ -79,16 +102,10 @@ func gtpUUDP(c *ctx, u *udpDatagram) bool {
 	if v := inner[0] >> 4; v != 4 && v != 6 {
 		return false
 	}
-	// tshark's payload is the first TCP payload, else the first UDP one.
-	save := c.p.Payload
-	c.p.Payload = nil
 	if inner[0]>>4 == 4 {
-		c.ipv4(inner)
+		c.tunnelPayload((*ctx).ipv4, inner)
 	} else {
-		c.ipv6(inner)
-	}
-	if len(c.p.Payload) == 0 {
-		c.p.Payload = save
+		c.tunnelPayload((*ctx).ipv6, inner)
 	}
 	c.setProto("GTP <" + c.p.Protocol + ">")
 	return true

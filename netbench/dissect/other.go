@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 
 	"github.com/lens-go/lens/netbench/span"
 )
@@ -76,13 +77,150 @@ func (c *ctx) llc(srcMAC, dstMAC, b []byte, n int) {
 		c.malformed("LLC", "truncated LLC header")
 		return
 	}
-	dsap, ssap := b[0], b[1]
+	dsap, ssap, ctl := b[0], b[1], b[2]
 	switch {
 	case dsap == 0x42 && ssap == 0x42:
-		c.other("STP", "Spanning Tree Protocol")
+		c.stp(b[3:])
+	case dsap == 0xaa && ssap == 0xaa && ctl == 0x03 && len(b) >= 8:
+		oui := uint32(b[3])<<16 | uint32(b[4])<<8 | uint32(b[5])
+		pid := binary.BigEndian.Uint16(b[6:])
+		switch {
+		case oui == 0 && pid >= 0x0600:
+			c.etherPayload(pid, srcMAC, dstMAC, b[8:])
+		case oui == 0x00000c && pid == 0x2000:
+			c.cdp(b[8:])
+		case oui == 0x00000c && pid == 0x2004:
+			c.other("DTP", "Dynamic Trunk Protocol")
+		default:
+			c.other("LLC", fmt.Sprintf("U, func=UI; SNAP, OUI 0x%06X, PID 0x%04X", oui, pid))
+		}
+	case ctl&0xef == 0xaf && len(b) >= 6 && b[3] == 0x81:
+		c.other("XID", fmt.Sprintf("Basic Format; Type %d LLC (Class I LLC); Window Size %d", b[4]&0x1f, b[5]>>1))
 	default:
 		c.other("LLC", fmt.Sprintf("I, N(R)=0, N(S)=0; DSAP 0x%02x, SSAP 0x%02x", dsap, ssap))
 	}
+}
+
+// stp renders a spanning tree BPDU as packet-stp.c does.
+func (c *ctx) stp(b []byte) {
+	if len(b) < 4 {
+		c.malformed("STP", "truncated BPDU")
+		return
+	}
+	version, typ := b[2], b[3]
+	switch typ {
+	case 0x80:
+		c.other("STP", "Topology Change Notification")
+		return
+	case 0x00, 0x02:
+	default:
+		c.other("STP", "Unknown BPDU type")
+		return
+	}
+	if len(b) < 27 {
+		c.malformed("STP", "truncated BPDU")
+		return
+	}
+	c.setProto("STP")
+	t := c.clearInfo()
+	st := t.Begin()
+	switch {
+	case typ == 0:
+		t.Lit("Conf. ")
+	case version == 3:
+		t.Lit("MST. ")
+	case version == 4:
+		t.Lit("SPT. ")
+	default:
+		t.Lit("RST. ")
+	}
+	if b[4]&1 != 0 {
+		t.Lit("TC + ")
+	}
+	prio := binary.BigEndian.Uint16(b[5:])
+	t.Lit("Root = ")
+	t.B = strconv.AppendUint(t.B, uint64(prio&0xf000), 10)
+	t.Lit("/")
+	t.B = strconv.AppendUint(t.B, uint64(prio&0x0fff), 10)
+	t.Lit("/")
+	t.Lit(macString(b[7:13]))
+	t.Lit("  Cost = ")
+	t.B = strconv.AppendUint(t.B, uint64(binary.BigEndian.Uint32(b[13:])), 10)
+	t.Lit("  Port = 0x")
+	t.B = appendHexLower(t.B, uint64(binary.BigEndian.Uint16(b[25:])), 4)
+	t.End(span.Message, st)
+}
+
+// cdp renders the Device ID and Port ID of a Cisco Discovery Protocol frame.
+func (c *ctx) cdp(b []byte) {
+	c.setProto("CDP")
+	t := c.clearInfo()
+	if len(b) < 4 {
+		return
+	}
+	st := t.Begin()
+	for o := 4; o+4 <= len(b); {
+		typ := binary.BigEndian.Uint16(b[o:])
+		l := int(binary.BigEndian.Uint16(b[o+2:]))
+		if l < 4 || o+l > len(b) {
+			break
+		}
+		switch typ {
+		case 1:
+			t.Lit("Device ID: ")
+			t.LitBytes(b[o+4 : o+l])
+			t.Lit("  ")
+		case 3:
+			t.Lit("Port ID: ")
+			t.LitBytes(b[o+4 : o+l])
+			t.Lit("  ")
+		}
+		o += l
+	}
+	t.End(span.Message, st)
+}
+
+var lldpChassisPfx = [8]string{1: "CO/", 2: "IA/", 3: "PC/", 4: "MA/", 5: "NA/", 6: "IN/", 7: "LA/"}
+var lldpPortPfx = [8]string{1: "IA/", 2: "PC/", 3: "MA/", 4: "NA/", 5: "IN/", 6: "AC/", 7: "LA/"}
+
+// lldp renders the chassis ID, port ID and TTL of an LLDP frame.
+func (c *ctx) lldp(b []byte) {
+	c.setProto("LLDP")
+	t := c.clearInfo()
+	st := t.Begin()
+	for len(b) >= 2 {
+		h := binary.BigEndian.Uint16(b)
+		typ, l := h>>9, int(h&0x1ff)
+		if typ == 0 || 2+l > len(b) {
+			break
+		}
+		v := b[2 : 2+l]
+		switch {
+		case (typ == 1 || typ == 2) && l >= 1:
+			pfx := lldpChassisPfx
+			if typ == 2 {
+				pfx = lldpPortPfx
+			}
+			sub := v[0]
+			if int(sub) < len(pfx) {
+				t.Lit(pfx[sub])
+			}
+			switch {
+			case (typ == 1 && sub == 4 || typ == 2 && sub == 3) && l == 7:
+				t.Lit(macString(v[1:7]))
+			case (typ == 1 && sub == 5 || typ == 2 && sub == 4) && l == 6 && v[1] == 1:
+				t.Lit(netip.AddrFrom4([4]byte(v[2:6])).String())
+			default:
+				t.LitBytes(v[1:])
+			}
+			t.Lit(" ")
+		case typ == 3 && l >= 2:
+			t.B = strconv.AppendUint(t.B, uint64(binary.BigEndian.Uint16(v)), 10)
+			t.Lit(" ")
+		}
+		b = b[2+l:]
+	}
+	t.End(span.Message, st)
 }
 
 func (c *ctx) etherOther(et uint16, srcMAC, dstMAC, b []byte) {
@@ -90,7 +228,7 @@ func (c *ctx) etherOther(et uint16, srcMAC, dstMAC, b []byte) {
 	case 0x8035:
 		c.arp(b)
 	case etherLLDP:
-		c.other("LLDP", "LLDP")
+		c.lldp(b)
 	case etherEAPOL:
 		c.other("EAPOL", "EAPOL")
 	case etherPPPoED:

@@ -2,6 +2,7 @@ package dissect
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"strconv"
 
 	"github.com/lens-go/lens/netbench/span"
@@ -24,6 +25,11 @@ func init() {
 	registerUDP(udpFuncApp(teredoUDP), 3544)
 	registerUDP(udpFuncApp(gtpUUDP), 2152)
 	registerUDP(udpFuncApp(vxlanUDP), 4789)
+	registerUDP(udpFuncApp(tftpUDP), 69)
+	registerUDP(udpFuncApp(syslogUDP), 514)
+	registerUDP(udpFuncApp(ntpUDP), 123)
+	registerUDP(udpFuncApp(dhcpUDP), 67, 68)
+	udpHeurs = append(udpHeurs, tftpHeur, wireguardHeur)
 }
 
 // tunnelPayload runs fn, which dissects a tunneled packet, so that the
@@ -252,5 +258,341 @@ func mojitoHeur(c *ctx, u *udpDatagram) bool {
 	}
 	t := c.colSet("Mojito")
 	t.Field(span.Message, name)
+	return true
+}
+
+// --- WireGuard, found heuristically ---
+
+func wireguardHeur(c *ctx, u *udpDatagram) bool {
+	b := u.payload
+	if len(b) < 4 || b[1]|b[2]|b[3] != 0 {
+		return false
+	}
+	t := &c.p.Info
+	switch b[0] {
+	case 1:
+		if len(b) != 148 {
+			return false
+		}
+		t = c.colSet("WireGuard")
+		st := t.Begin()
+		t.Lit("Handshake Initiation, sender=0x")
+		t.B = appendHex(t.B, uint64(binary.LittleEndian.Uint32(b[4:])), 8)
+		t.End(span.Message, st)
+	case 2:
+		if len(b) != 92 {
+			return false
+		}
+		t = c.colSet("WireGuard")
+		st := t.Begin()
+		t.Lit("Handshake Response, sender=0x")
+		t.B = appendHex(t.B, uint64(binary.LittleEndian.Uint32(b[4:])), 8)
+		t.Lit(", receiver=0x")
+		t.B = appendHex(t.B, uint64(binary.LittleEndian.Uint32(b[8:])), 8)
+		t.End(span.Message, st)
+	case 3:
+		if len(b) != 64 {
+			return false
+		}
+		t = c.colSet("WireGuard")
+		st := t.Begin()
+		t.Lit("Cookie Reply, receiver=0x")
+		t.B = appendHex(t.B, uint64(binary.LittleEndian.Uint32(b[4:])), 8)
+		t.End(span.Message, st)
+	case 4:
+		if len(b) < 32 {
+			return false
+		}
+		t = c.colSet("WireGuard")
+		st := t.Begin()
+		if len(b) == 32 {
+			t.Lit("Keepalive")
+		} else {
+			t.Lit("Transport Data")
+		}
+		t.Lit(", receiver=0x")
+		t.B = appendHex(t.B, uint64(binary.LittleEndian.Uint32(b[4:])), 8)
+		t.Lit(", counter=")
+		t.B = strconv.AppendUint(t.B, binary.LittleEndian.Uint64(b[8:]), 10)
+		if len(b) > 32 {
+			t.Lit(", datalen=")
+			t.B = strconv.AppendUint(t.B, uint64(len(b)-32), 10)
+		}
+		t.End(span.Message, st)
+	default:
+		return false
+	}
+	return true
+}
+
+// --- TFTP: the request goes to port 69, the transfer continues between
+// the client's port and any port of the server ---
+
+type tftpKey struct {
+	client, server netip.Addr
+	port           uint16
+}
+
+func tftpOpcode(b []byte) uint16 {
+	if len(b) < 2 {
+		return 0
+	}
+	return binary.BigEndian.Uint16(b)
+}
+
+func tftpUDP(c *ctx, u *udpDatagram) bool {
+	op := tftpOpcode(u.payload)
+	if op < 1 || op > 6 {
+		return false
+	}
+	if op == 1 || op == 2 {
+		e := &c.d.ext
+		if e.tftp == nil {
+			e.tftp = newConvTable[tftpKey, bool](1024)
+		}
+		v, _ := e.tftp.get(tftpKey{c.src, c.dst, u.srcPort})
+		*v = true
+	}
+	tftpRender(c, u.payload)
+	return true
+}
+
+// tftpHeur claims the datagrams of a transfer a request announced.
+func tftpHeur(c *ctx, u *udpDatagram) bool {
+	e := &c.d.ext
+	if e.tftp == nil {
+		return false
+	}
+	if e.tftp.lookup(tftpKey{c.src, c.dst, u.srcPort}) == nil && e.tftp.lookup(tftpKey{c.dst, c.src, u.dstPort}) == nil {
+		return false
+	}
+	op := tftpOpcode(u.payload)
+	if op < 1 || op > 6 {
+		return false
+	}
+	u.conv.app = udpFuncApp(tftpUDP)
+	tftpRender(c, u.payload)
+	return true
+}
+
+// cstring returns the NUL-terminated string at the start of b and the rest.
+func cstring(b []byte) ([]byte, []byte) {
+	if i := indexByte(b, 0); i >= 0 {
+		return b[:i], b[i+1:]
+	}
+	return b, nil
+}
+
+func tftpRender(c *ctx, b []byte) {
+	t := c.colSet("TFTP")
+	st := t.Begin()
+	op := tftpOpcode(b)
+	rest := b[2:]
+	switch op {
+	case 1, 2:
+		if op == 1 {
+			t.Lit("Read Request, File: ")
+		} else {
+			t.Lit("Write Request, File: ")
+		}
+		var f, mode []byte
+		f, rest = cstring(rest)
+		mode, rest = cstring(rest)
+		t.LitBytes(f)
+		t.Lit(", Transfer type: ")
+		t.LitBytes(mode)
+		for len(rest) > 0 {
+			var k, v []byte
+			k, rest = cstring(rest)
+			v, rest = cstring(rest)
+			t.Lit(", ")
+			t.LitBytes(k)
+			t.Lit("=")
+			t.LitBytes(v)
+		}
+	case 3:
+		if len(rest) >= 2 {
+			t.Lit("Data Packet, Block: ")
+			t.B = strconv.AppendUint(t.B, uint64(binary.BigEndian.Uint16(rest)), 10)
+			if len(rest)-2 < 512 {
+				t.Lit(" (last)")
+			}
+		}
+	case 4:
+		if len(rest) >= 2 {
+			t.Lit("Acknowledgement, Block: ")
+			t.B = strconv.AppendUint(t.B, uint64(binary.BigEndian.Uint16(rest)), 10)
+		}
+	case 5:
+		if len(rest) >= 2 {
+			t.Lit("Error Code, Code: ")
+			t.Lit(tftpErrors(binary.BigEndian.Uint16(rest)))
+			msg, _ := cstring(rest[2:])
+			t.Lit(", Message: ")
+			t.LitBytes(msg)
+		}
+	case 6:
+		t.Lit("Option Acknowledgement")
+		for len(rest) > 0 {
+			var k, v []byte
+			k, rest = cstring(rest)
+			v, rest = cstring(rest)
+			t.Lit(", ")
+			t.LitBytes(k)
+			t.Lit("=")
+			t.LitBytes(v)
+		}
+	}
+	t.End(span.Message, st)
+}
+
+func tftpErrors(code uint16) string {
+	switch code {
+	case 0:
+		return "Not defined"
+	case 1:
+		return "File not found"
+	case 2:
+		return "Access violation"
+	case 3:
+		return "Disk full or allocation exceeded"
+	case 4:
+		return "Illegal TFTP Operation"
+	case 5:
+		return "Unknown transfer ID"
+	case 6:
+		return "File already exists"
+	case 7:
+		return "No such user"
+	case 8:
+		return "Option negotiation failed"
+	}
+	return "Unknown (" + strconv.Itoa(int(code)) + ")"
+}
+
+// --- Syslog ---
+
+var syslogFacilities = [...]string{"KERN", "USER", "MAIL", "DAEMON", "AUTH", "SYSLOG", "LPR",
+	"NEWS", "UUCP", "CRON", "AUTHPRIV", "FTP", "NTP", "AUDIT", "ALERT", "CRON2",
+	"LOCAL0", "LOCAL1", "LOCAL2", "LOCAL3", "LOCAL4", "LOCAL5", "LOCAL6", "LOCAL7"}
+var syslogLevels = [8]string{"EMERG", "ALERT", "CRIT", "ERR", "WARNING", "NOTICE", "INFO", "DEBUG"}
+
+func syslogUDP(c *ctx, u *udpDatagram) bool {
+	b := u.payload
+	pri, msg := -1, b
+	if len(b) >= 3 && b[0] == '<' {
+		for i := 1; i < len(b) && i <= 4; i++ {
+			if b[i] == '>' {
+				if i > 1 {
+					pri = atoiPrefix(b[1:i])
+					msg = b[i+1:]
+				}
+				break
+			}
+			if b[i] < '0' || b[i] > '9' {
+				break
+			}
+		}
+	}
+	t := c.colSet("Syslog")
+	st := t.Begin()
+	if pri >= 0 {
+		fac, lev := pri>>3, pri&7
+		if fac < len(syslogFacilities) {
+			t.Lit(syslogFacilities[fac])
+		} else {
+			t.Lit("UNKNOWN")
+		}
+		t.Lit(".")
+		t.Lit(syslogLevels[lev])
+		t.Lit(": ")
+	}
+	t.Lit(formatText(msg))
+	t.End(span.Message, st)
+	return true
+}
+
+// --- NTP ---
+
+var ntpModes = [8]string{"reserved", "symmetric active", "symmetric passive", "client",
+	"server", "broadcast", "reserved for NTP control message", "reserved for private use"}
+
+func ntpUDP(c *ctx, u *udpDatagram) bool {
+	b := u.payload
+	if len(b) < 1 {
+		return false
+	}
+	mode := b[0] & 7
+	if mode >= 6 {
+		return false
+	}
+	if len(b) < 48 {
+		return false
+	}
+	t := c.colSet("NTP")
+	st := t.Begin()
+	t.Lit("NTP Version ")
+	t.B = strconv.AppendUint(t.B, uint64(b[0]>>3&7), 10)
+	t.Lit(", ")
+	t.Lit(ntpModes[mode])
+	t.End(span.Message, st)
+	return true
+}
+
+// --- DHCP / BOOTP ---
+
+var dhcpTypes = [...]string{1: "Discover", 2: "Offer", 3: "Request", 4: "Decline", 5: "ACK",
+	6: "NAK", 7: "Release", 8: "Inform", 9: "Force Renew", 10: "Lease query",
+	11: "Lease Unassigned", 12: "Lease Unknown", 13: "Lease Active"}
+
+func dhcpUDP(c *ctx, u *udpDatagram) bool {
+	b := u.payload
+	if len(b) < 240 || (b[0] != 1 && b[0] != 2) ||
+		binary.BigEndian.Uint32(b[236:]) != 0x63825363 {
+		return false
+	}
+	msgType := -1
+	for o := 240; o < len(b); {
+		code := b[o]
+		if code == 0 {
+			o++
+			continue
+		}
+		if code == 255 || o+1 >= len(b) {
+			break
+		}
+		l := int(b[o+1])
+		if o+2+l > len(b) {
+			break
+		}
+		if code == 53 && l >= 1 {
+			msgType = int(b[o+2])
+			break
+		}
+		o += 2 + l
+	}
+	if msgType < 0 {
+		t := c.colSet("BOOTP")
+		if b[0] == 1 {
+			t.Field(span.Message, "Boot Request")
+		} else {
+			t.Field(span.Message, "Boot Reply")
+		}
+		return true
+	}
+	t := c.colSet("DHCP")
+	st := t.Begin()
+	t.Lit("DHCP ")
+	name := "Unknown"
+	if msgType < len(dhcpTypes) && dhcpTypes[msgType] != "" {
+		name = dhcpTypes[msgType]
+	}
+	t.Lit(name)
+	for i := len(name); i < 8; i++ {
+		t.B = append(t.B, ' ')
+	}
+	t.Lit(" - Transaction ID 0x")
+	t.B = strconv.AppendUint(t.B, uint64(binary.BigEndian.Uint32(b[4:])), 16)
+	t.End(span.Message, st)
 	return true
 }

@@ -16,7 +16,7 @@ import (
 
 // extState is the per-capture state of the protocols outside the core.
 type extState struct {
-	echo *convTable[echoKey, int]   // echo requests seen: frame number
+	echo *convTable[echoKey, int]  // echo requests seen: frame number
 	tftp *convTable[tftpKey, bool] // TFTP transfers announced by a request
 }
 

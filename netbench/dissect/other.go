@@ -253,6 +253,10 @@ func (c *ctx) ipOther(proto uint8, b []byte, ver int) {
 		c.icmp(b)
 	case protoICMPv6:
 		c.icmpv6(b)
+	case protoIGMP:
+		c.igmp(b)
+	case 103:
+		c.pim(b)
 	case protoGRE:
 		if c.gre(b) {
 			return
@@ -321,4 +325,85 @@ func (c *ctx) gre(b []byte) bool {
 		c.etherPayload(proto, nil, nil, b)
 	}
 	return true
+}
+
+// igmp renders IGMP (IP protocol 2) as packet-igmp.c does for versions 1-3.
+func (c *ctx) igmp(b []byte) {
+	if len(b) < 8 {
+		c.malformed("IGMP", "truncated IGMP message")
+		return
+	}
+	typ := b[0]
+	group := netip.AddrFrom4([4]byte(b[4:8]))
+	var t *span.Text
+	switch typ {
+	case 0x11: // membership query
+		switch {
+		case len(b) >= 12:
+			t = c.colSet("IGMPv3")
+		case b[1] != 0:
+			t = c.colSet("IGMPv2")
+		default:
+			t = c.colSet("IGMPv1")
+		}
+		st := t.Begin()
+		if group.IsUnspecified() {
+			t.Lit("Membership Query, general")
+		} else {
+			t.Lit("Membership Query, specific for group ")
+			t.Lit(group.String())
+		}
+		t.End(span.Message, st)
+	case 0x12:
+		t = c.colSet("IGMPv1")
+		t.Field(span.Message, "Membership Report group "+group.String())
+	case 0x16:
+		t = c.colSet("IGMPv2")
+		t.Field(span.Message, "Membership Report group "+group.String())
+	case 0x17:
+		t = c.colSet("IGMPv2")
+		t.Field(span.Message, "Leave Group "+group.String())
+	case 0x22: // v3 report: group records
+		t = c.colSet("IGMPv3")
+		st := t.Begin()
+		t.Lit("Membership Report")
+		n := int(binary.BigEndian.Uint16(b[6:]))
+		o := 8
+		for i := 0; i < n && o+8 <= len(b); i++ {
+			rt, aux := b[o], int(b[o+1])*4
+			ns := int(binary.BigEndian.Uint16(b[o+2:]))
+			g := netip.AddrFrom4([4]byte(b[o+4 : o+8])).String()
+			switch {
+			case ns == 0 && (rt == 2 || rt == 4):
+				t.Lit(" / Join group " + g + " for any sources")
+			case ns == 0 && (rt == 1 || rt == 3):
+				t.Lit(" / Leave group " + g)
+			default:
+				t.Lit(" / Group " + g)
+			}
+			o += 8 + ns*4 + aux
+		}
+		t.End(span.Message, st)
+	default:
+		c.other("IGMP", fmt.Sprintf("Unknown Type:0x%02x", typ))
+	}
+}
+
+var pimTypes = [...]string{"Hello", "Register", "Register-stop", "Join/Prune", "Bootstrap",
+	"Assert", "Graft", "Graft-Ack", "Candidate-RP-Advertisement", "State-Refresh",
+	"DF Election", "ECMP Redirect"}
+
+// pim renders PIM version 2 (IP protocol 103).
+func (c *ctx) pim(b []byte) {
+	if len(b) < 4 || b[0]>>4 != 2 {
+		c.other("PIM", "PIM")
+		return
+	}
+	typ := int(b[0] & 0x0f)
+	name := "Unknown"
+	if typ < len(pimTypes) {
+		name = pimTypes[typ]
+	}
+	t := c.colSet("PIMv2")
+	t.Field(span.Message, name)
 }

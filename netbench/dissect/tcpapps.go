@@ -57,6 +57,7 @@ func init() {
 	registerTCP(&tcpFuncApp{hdr: 3, pduLen: openvpnTCPLen, render: openvpnTCP}, 1194)
 	tcpHeurs = append(tcpHeurs, fixHeur)
 	registerTCP(tpktApp{}, 3389, 102)
+	registerTCP(bitcoinApp{}, 8333)
 }
 
 // --- IEEE C37.118 synchrophasor ---
@@ -472,4 +473,69 @@ func appendHexLower(b []byte, v uint64, width int) []byte {
 		b = append(b, digits[v>>(4*uint(i))&0xf])
 	}
 	return b
+}
+
+// markSegment renders a segment whose bytes all belong to a PDU that is not
+// complete yet, as tshark's TCP does when an application asked for more
+// data; cleared says the application had cleared the Info column first.
+func markSegment(s *tcpSegment, cleared bool) {
+	if cleared {
+		s.c.colClear()
+	}
+	s.c.setProto("TCP")
+	s.c.colSep(" ").Field(span.Analysis, "[TCP segment of a reassembled PDU]")
+}
+
+// --- Bitcoin ---
+
+type bitcoinApp struct{}
+
+var bitcoinCommands = map[string]bool{
+	"version": true, "verack": true, "addr": true, "inv": true, "getdata": true,
+	"notfound": true, "getblocks": true, "getheaders": true, "tx": true, "block": true,
+	"headers": true, "getaddr": true, "mempool": true, "ping": true, "pong": true,
+	"reject": true, "alert": true, "filterload": true, "filteradd": true,
+	"filterclear": true, "merkleblock": true, "sendheaders": true, "feefilter": true,
+	"sendcmpct": true, "cmpctblock": true, "getblocktxn": true, "blocktxn": true,
+}
+
+func bitcoinCommand(h []byte) string {
+	cmd, _ := cstring(h[4:16])
+	if bitcoinCommands[string(cmd)] {
+		return string(cmd)
+	}
+	return "[unknown command]"
+}
+
+func (bitcoinApp) dissect(s *tcpSegment, data []byte) int {
+	fresh := len(data) == len(s.payload) // no bytes held back: a PDU starts here
+	off := 0
+	rendered := false
+	for off < len(data) {
+		rest := data[off:]
+		if len(rest) < 24 {
+			break
+		}
+		n := 24 + int(binary.LittleEndian.Uint32(rest[16:]))
+		if n > len(rest) {
+			if n > maxPending {
+				// A bogus length: tshark's reassembly gives up on it and
+				// starts afresh with the next segment.
+				off = len(data)
+			}
+			break
+		}
+		if !rendered {
+			s.c.colSet("Bitcoin")
+			s.done()
+			rendered = true
+		}
+		s.c.colSep(", ").Field(span.Message, bitcoinCommand(rest))
+		off += n
+	}
+	if !rendered && fresh {
+		markSegment(s, true)
+		s.done() // marked already
+	}
+	return off
 }

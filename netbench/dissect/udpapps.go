@@ -29,6 +29,7 @@ func init() {
 	registerUDP(udpFuncApp(syslogUDP), 514)
 	registerUDP(udpFuncApp(ntpUDP), 123)
 	registerUDP(udpFuncApp(dhcpUDP), 67, 68)
+	registerUDP(udpFuncApp(finsUDP), 9600)
 	udpHeurs = append(udpHeurs, tftpHeur, wireguardHeur)
 }
 
@@ -593,6 +594,70 @@ func dhcpUDP(c *ctx, u *udpDatagram) bool {
 	}
 	t.Lit(" - Transaction ID 0x")
 	t.B = strconv.AppendUint(t.B, uint64(binary.BigEndian.Uint32(b[4:])), 16)
+	t.End(span.Message, st)
+	return true
+}
+
+// --- OMRON FINS over UDP ---
+
+var finsCommands = map[uint16]string{
+	0x0101: "Memory Area Read", 0x0102: "Memory Area Write", 0x0103: "Memory Area Fill",
+	0x0104: "Multiple Memory Area Read", 0x0105: "Memory Area Transfer",
+	0x0201: "Parameter Area Read", 0x0202: "Parameter Area Write", 0x0203: "Parameter Area Clear",
+	0x0220: "Data Link Table Read", 0x0221: "Data Link Table Write",
+	0x0304: "Program Area Protect", 0x0305: "Program Area Protect Clear",
+	0x0306: "Program Area Read", 0x0307: "Program Area Write", 0x0308: "Program Area Clear",
+	0x0401: "Run", 0x0402: "Stop", 0x0501: "Controller Data Read", 0x0502: "Connection Data Read",
+	0x0601: "Controller Status Read", 0x0602: "Network Status Read", 0x0603: "Data Link Status Read",
+	0x0620: "Cycle Time Read", 0x0701: "Clock Read", 0x0702: "Clock Write",
+	0x0801: "LOOP-BACK Test", 0x0802: "Broadcast Test Results Read", 0x0803: "Broadcast Test Data Send",
+	0x0920: "Message Read | Message Clear | FAL/FALS Read",
+	0x0c01: "Access Right Acquire", 0x0c02: "Access Right Forced Acquire", 0x0c03: "Access Right Release",
+	0x2101: "Error Clear", 0x2102: "Error Log Read", 0x2103: "Error Log Clear",
+	0x2201: "File Name Read", 0x2202: "Single File Read", 0x2203: "Single File Write",
+	0x2204: "Memory Card Format", 0x2205: "File Delete", 0x2206: "Volume Label Create/Delete",
+	0x2207: "File Copy", 0x2208: "File Name Change", 0x2209: "File Data Check",
+	0x220a: "Memory Area File Transfer", 0x220b: "Parameter Area File Transfer",
+	0x220c: "Program Area File Transfer", 0x220f: "File Memory Index Read",
+	0x2210: "File Memory Read", 0x2211: "File Memory Write",
+	0x2301: "Forced Set/Reset", 0x2302: "Forced Set/Reset Cancel", 0x230a: "Multiple Forced Status Read",
+	0x2601: "Name Set", 0x2602: "Name Delete", 0x2603: "Name Read",
+}
+
+func finsUDP(c *ctx, u *udpDatagram) bool {
+	b := u.payload
+	if len(b) < 12 || b[0]&0x80 == 0 {
+		return false
+	}
+	code := binary.BigEndian.Uint16(b[10:])
+	t := c.colSet("OMRON")
+	st := t.Begin()
+	if b[0]&0x40 != 0 {
+		t.Lit("Response : ")
+	} else {
+		t.Lit("Command  : ")
+	}
+	if name, ok := finsCommands[code]; ok {
+		t.Lit(name)
+	} else {
+		t.Lit("Unknown")
+	}
+	if code == 0x0101 && b[0]&0x40 == 0 && len(b) >= 16 {
+		area := b[12]
+		addr := uint64(binary.BigEndian.Uint16(b[13:]))
+		switch {
+		case area == 0x82:
+			t.Lit(" (D")
+			t.B = strconv.AppendUint(t.B, addr, 10)
+			t.Lit(")")
+		case area >= 0x90 && area <= 0x97:
+			t.Lit(" (E")
+			t.B = strconv.AppendUint(t.B, uint64(area-0x90), 10)
+			t.Lit("_")
+			t.B = strconv.AppendUint(t.B, addr, 10)
+			t.Lit(")")
+		}
+	}
 	t.End(span.Message, st)
 	return true
 }

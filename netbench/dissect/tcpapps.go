@@ -58,6 +58,7 @@ func init() {
 	tcpHeurs = append(tcpHeurs, fixHeur)
 	registerTCP(tpktApp{}, 3389, 102)
 	registerTCP(bitcoinApp{}, 8333)
+	registerTCP(&tcpFuncApp{hdr: 8, pduLen: opcuaLen, render: opcuaRender}, 4840)
 }
 
 // --- IEEE C37.118 synchrophasor ---
@@ -538,4 +539,127 @@ func (bitcoinApp) dissect(s *tcpSegment, data []byte) int {
 		s.done() // marked already
 	}
 	return off
+}
+
+// --- OPC UA binary (packet-opcua.c) ---
+
+func opcuaLen(b []byte) int {
+	n := int(binary.LittleEndian.Uint32(b[4:]))
+	if n < 8 || n > maxPending {
+		return -1
+	}
+	return n
+}
+
+var opcuaServices = map[uint32]string{
+	397: "ServiceFault", 422: "FindServersRequest", 425: "FindServersResponse",
+	428: "GetEndpointsRequest", 431: "GetEndpointsResponse",
+	446: "OpenSecureChannelRequest", 449: "OpenSecureChannelResponse",
+	452: "CloseSecureChannelRequest", 455: "CloseSecureChannelResponse",
+	461: "CreateSessionRequest", 464: "CreateSessionResponse",
+	467: "ActivateSessionRequest", 470: "ActivateSessionResponse",
+	473: "CloseSessionRequest", 476: "CloseSessionResponse", 479: "CancelRequest", 482: "CancelResponse",
+	488: "AddNodesRequest", 491: "AddNodesResponse", 527: "BrowseRequest", 530: "BrowseResponse",
+	533: "BrowseNextRequest", 536: "BrowseNextResponse",
+	554: "TranslateBrowsePathsToNodeIdsRequest", 557: "TranslateBrowsePathsToNodeIdsResponse",
+	560: "RegisterNodesRequest", 563: "RegisterNodesResponse",
+	566: "UnregisterNodesRequest", 569: "UnregisterNodesResponse",
+	631: "ReadRequest", 634: "ReadResponse", 664: "HistoryReadRequest", 667: "HistoryReadResponse",
+	673: "WriteRequest", 676: "WriteResponse", 712: "CallRequest", 715: "CallResponse",
+	751: "CreateMonitoredItemsRequest", 754: "CreateMonitoredItemsResponse",
+	763: "ModifyMonitoredItemsRequest", 766: "ModifyMonitoredItemsResponse",
+	769: "SetMonitoringModeRequest", 772: "SetMonitoringModeResponse",
+	781: "DeleteMonitoredItemsRequest", 784: "DeleteMonitoredItemsResponse",
+	787: "CreateSubscriptionRequest", 790: "CreateSubscriptionResponse",
+	793: "ModifySubscriptionRequest", 796: "ModifySubscriptionResponse",
+	799: "SetPublishingModeRequest", 802: "SetPublishingModeResponse",
+	826: "PublishRequest", 829: "PublishResponse", 832: "RepublishRequest", 835: "RepublishResponse",
+	847: "DeleteSubscriptionsRequest", 850: "DeleteSubscriptionsResponse",
+}
+
+// opcuaService names the service of the encodeable object at b.
+func opcuaService(b []byte) string {
+	if len(b) < 2 {
+		return ""
+	}
+	var id uint32
+	switch b[0] {
+	case 0:
+		id = uint32(b[1])
+	case 1:
+		if len(b) < 4 {
+			return ""
+		}
+		id = uint32(binary.LittleEndian.Uint16(b[2:]))
+	case 2:
+		if len(b) < 7 {
+			return ""
+		}
+		id = binary.LittleEndian.Uint32(b[3:])
+	default:
+		return ""
+	}
+	if s, ok := opcuaServices[id]; ok {
+		return s
+	}
+	return "unknown service type"
+}
+
+// opcuaString skips a UA String or ByteString (int32 length, -1 null).
+func opcuaString(b []byte, o int) int {
+	if o+4 > len(b) {
+		return -1
+	}
+	n := int(int32(binary.LittleEndian.Uint32(b[o:])))
+	o += 4
+	if n > 0 {
+		o += n
+	}
+	if o > len(b) {
+		return -1
+	}
+	return o
+}
+
+func opcuaRender(s *tcpSegment, pdu []byte) {
+	s.done()
+	t := s.c.colSet("OpcUa")
+	st := t.Begin()
+	defer t.End(span.Message, st)
+	switch string(pdu[:3]) {
+	case "HEL":
+		t.Lit("Hello message")
+	case "ACK":
+		t.Lit("Acknowledge message")
+	case "ERR":
+		t.Lit("Error message")
+	case "RHE":
+		t.Lit("ReverseHello message")
+	case "MSG", "CLO":
+		if pdu[0] == 'M' {
+			t.Lit("UA Secure Conversation Message")
+		} else {
+			t.Lit("CloseSecureChannel message")
+		}
+		if len(pdu) > 24 {
+			if svc := opcuaService(pdu[24:]); svc != "" {
+				t.Lit(": ")
+				t.Lit(svc)
+			}
+		}
+	case "OPN":
+		t.Lit("OpenSecureChannel message")
+		o := 12
+		for i := 0; i < 3 && o >= 0; i++ {
+			o = opcuaString(pdu, o)
+		}
+		if o >= 0 && o+8 < len(pdu) {
+			if svc := opcuaService(pdu[o+8:]); svc != "" {
+				t.Lit(": ")
+				t.Lit(svc)
+			}
+		}
+	default:
+		t.Lit("Unknown message")
+	}
 }

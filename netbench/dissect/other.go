@@ -91,6 +91,8 @@ func (c *ctx) llc(srcMAC, dstMAC, b []byte, n int) {
 			c.cdp(b[8:])
 		case oui == 0x00000c && pid == 0x2004:
 			c.other("DTP", "Dynamic Trunk Protocol")
+		case oui == 0x004096 && pid == 0x0000:
+			c.other("WLCCP", "U, func=UI; SNAP, OUI 0x004096 (Cisco Systems, Inc), PID 0x0000")
 		default:
 			c.other("LLC", fmt.Sprintf("U, func=UI; SNAP, OUI 0x%06X, PID 0x%04X", oui, pid))
 		}
@@ -232,18 +234,203 @@ func (c *ctx) etherOther(et uint16, srcMAC, dstMAC, b []byte) {
 	case etherEAPOL:
 		c.other("EAPOL", "EAPOL")
 	case etherPPPoED:
-		c.other("PPPoED", "PPPoE Discovery")
+		c.pppoed(b)
 	default:
 		c.other("Ethernet", fmt.Sprintf("Ethernet II, type 0x%04x", et))
 	}
 }
 
+var wlanMgmtNames = [16]string{"Association Request", "Association Response",
+	"Reassociation Request", "Reassociation Response", "Probe Request", "Probe Response",
+	"Measurement Pilot", "", "Beacon frame", "ATIM", "Disassociate", "Authentication",
+	"Deauthentication", "Action", "Action No Ack", ""}
+
+// ieee80211 renders an 802.11 frame: management frames by subtype with their
+// sequence number, flags and SSID; unprotected data frames through their LLC
+// header to the protocol they carry.
 func (c *ctx) ieee80211(b []byte) {
+	if len(b) < 2 {
+		c.malformed("802.11", "truncated 802.11 header")
+		return
+	}
+	fc := b[0]
+	flags := b[1]
+	typ, sub := fc>>2&3, fc>>4
+	switch typ {
+	case 0: // management
+		if len(b) < 24 || wlanMgmtNames[sub] == "" {
+			break
+		}
+		c.setProto("802.11")
+		t := c.clearInfo()
+		st := t.Begin()
+		wlanSummary(t, wlanMgmtNames[sub], b, flags)
+		body := b[24:]
+		fixed := 0
+		switch sub {
+		case 0:
+			fixed = 4
+		case 1, 3:
+			fixed = 6
+		case 2:
+			fixed = 10
+		case 5, 8:
+			fixed = 12
+			if sub == 8 && len(body) >= 10 {
+				t.Lit(", BI=")
+				t.B = strconv.AppendUint(t.B, uint64(binary.LittleEndian.Uint16(body[8:])), 10)
+			}
+		default:
+			fixed = -1
+		}
+		if fixed >= 0 && fixed <= len(body) {
+			ies := body[fixed:]
+			for len(ies) >= 2 {
+				id, l := ies[0], int(ies[1])
+				if 2+l > len(ies) {
+					break
+				}
+				if id == 0 {
+					if l > 0 {
+						t.Lit(", SSID=\"")
+						t.LitBytes(ies[2 : 2+l])
+						t.Lit("\"")
+					}
+					break
+				}
+				ies = ies[2+l:]
+			}
+		}
+		t.End(span.Message, st)
+		return
+	case 2: // data
+		hl := 24
+		if flags&3 == 3 {
+			hl += 6
+		}
+		if sub&0x8 != 0 {
+			hl += 2
+			if flags&0x80 != 0 {
+				hl += 4
+			}
+		}
+		if sub&0x4 != 0 { // no data
+			break
+		}
+		if flags&0x40 == 0 && len(b) >= hl+3 {
+			rest := b[hl:]
+			c.llc(nil, nil, rest, len(rest))
+			return
+		}
+		if len(b) >= 24 {
+			c.setProto("802.11")
+			t := c.clearInfo()
+			st := t.Begin()
+			name := "Data"
+			if sub&0x8 != 0 {
+				name = "QoS Data"
+			}
+			wlanSummary(t, name, b, flags)
+			t.End(span.Message, st)
+			return
+		}
+	}
 	c.other("802.11", "802.11 frame")
 }
 
+// wlanSummary writes "NAME, SN=n, FN=n, Flags=........".
+func wlanSummary(t *span.Text, name string, b []byte, flags byte) {
+	sc := binary.LittleEndian.Uint16(b[22:])
+	t.Lit(name)
+	t.Lit(", SN=")
+	t.B = strconv.AppendUint(t.B, uint64(sc>>4), 10)
+	t.Lit(", FN=")
+	t.B = strconv.AppendUint(t.B, uint64(sc&0xf), 10)
+	t.Lit(", Flags=")
+	const letters = "opmPRMFT"
+	for i := 0; i < 8; i++ {
+		if flags&(0x80>>i) != 0 {
+			t.B = append(t.B, letters[i])
+		} else {
+			t.B = append(t.B, '.')
+		}
+	}
+}
+
+var pppControlNames = map[uint16]string{
+	0xc021: "PPP LCP", 0x8021: "PPP IPCP", 0x80fd: "PPP CCP", 0x8057: "PPP IPV6CP",
+	0x8053: "PPP ECP", 0x8281: "PPP MPLSCP", 0x80fb: "PPP CCP", 0x8029: "PPP ATCP",
+}
+
+var pppCodes = [...]string{1: "Configuration Request", 2: "Configuration Ack",
+	3: "Configuration Nak", 4: "Configuration Reject", 5: "Termination Request",
+	6: "Termination Ack", 7: "Code Reject", 8: "Protocol Reject", 9: "Echo Request",
+	10: "Echo Reply", 11: "Discard Request", 12: "Identification", 13: "Time Remaining",
+	14: "Reset Request", 15: "Reset Ack"}
+
+// pppControl renders the PPP control protocols (LCP, IPCP, CCP, ...).
 func (c *ctx) pppControl(proto uint16, b []byte) {
-	c.other("PPP", fmt.Sprintf("PPP protocol 0x%04x", proto))
+	if (proto == 0x0f || proto == 0x8f) && len(b) >= 3 && b[0] == 0 {
+		// Cisco HDLC in a PPP capture (tshark's PPP dissector hands it on):
+		// address, control 0, then an Ethertype.
+		c.etherPayload(binary.BigEndian.Uint16(b[1:]), nil, nil, b[3:])
+		return
+	}
+	name, ok := pppControlNames[proto]
+	if !ok {
+		c.other("PPP", fmt.Sprintf("PPP protocol 0x%04x", proto))
+		return
+	}
+	t := c.colSet(name)
+	if len(b) < 1 {
+		return
+	}
+	code := b[0]
+	if int(code) < len(pppCodes) && pppCodes[code] != "" && (code <= 11 || proto == 0x80fd || proto == 0xc021) {
+		t.Field(span.Message, pppCodes[code])
+	} else {
+		t.Field(span.Message, "Unknown")
+	}
+}
+
+var pppoedCodes = map[byte]string{
+	0x09: "Active Discovery Initiation (PADI)", 0x07: "Active Discovery Offer (PADO)",
+	0x19: "Active Discovery Request (PADR)", 0x65: "Active Discovery Session-confirmation (PADS)",
+	0xa7: "Active Discovery Terminate (PADT)",
+}
+
+// pppoed renders a PPPoE discovery frame.
+func (c *ctx) pppoed(b []byte) {
+	if len(b) < 6 {
+		c.malformed("PPPoED", "truncated PPPoE header")
+		return
+	}
+	t := c.colSet("PPPoED")
+	st := t.Begin()
+	if name, ok := pppoedCodes[b[1]]; ok {
+		t.Lit(name)
+	} else {
+		t.Lit("Unknown")
+	}
+	n := int(binary.BigEndian.Uint16(b[4:]))
+	tags := b[6:]
+	if n < len(tags) {
+		tags = tags[:n]
+	}
+	for len(tags) >= 4 {
+		typ := binary.BigEndian.Uint16(tags)
+		l := int(binary.BigEndian.Uint16(tags[2:]))
+		if 4+l > len(tags) {
+			break
+		}
+		if typ == 0x0102 {
+			t.Lit(" AC-Name='")
+			t.LitBytes(tags[4 : 4+l])
+			t.Lit("'")
+		}
+		tags = tags[4+l:]
+	}
+	t.End(span.Message, st)
 }
 
 func (c *ctx) ipOther(proto uint8, b []byte, ver int) {

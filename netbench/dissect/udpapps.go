@@ -30,6 +30,8 @@ func init() {
 	registerUDP(udpFuncApp(ntpUDP), 123)
 	registerUDP(udpFuncApp(dhcpUDP), 67, 68)
 	registerUDP(udpFuncApp(finsUDP), 9600)
+	registerUDP(udpFuncApp(capwapDataUDP), 5247)
+	registerUDP(udpFuncApp(l2tpUDP), 1701)
 	udpHeurs = append(udpHeurs, tftpHeur, wireguardHeur)
 }
 
@@ -658,6 +660,97 @@ func finsUDP(c *ctx, u *udpDatagram) bool {
 			t.Lit(")")
 		}
 	}
+	t.End(span.Message, st)
+	return true
+}
+
+// capwapDataUDP is the CAPWAP data channel: a header of HLEN words, then a
+// native 802.11 frame (T flag with wireless binding 1) or an Ethernet frame.
+func capwapDataUDP(c *ctx, u *udpDatagram) bool {
+	b := u.payload
+	if len(b) < 8 || b[0] != 0 {
+		return false
+	}
+	w := binary.BigEndian.Uint32(b)
+	hl := int(w>>19&0x1f) * 4
+	if hl < 8 || hl > len(b) || w&0x80 != 0 { // keep-alive: no frame
+		return false
+	}
+	inner := b[hl:]
+	if len(inner) == 0 {
+		return false
+	}
+	if w>>8&1 == 1 && w>>9&0x1f == 1 {
+		// tshark swaps the frame control bytes by default (Cisco APs send
+		// them swapped): do the same in place, and undo it after.
+		if len(inner) >= 2 {
+			inner[0], inner[1] = inner[1], inner[0]
+			defer func() { inner[0], inner[1] = inner[1], inner[0] }()
+		}
+		c.tunnelPayload((*ctx).ieee80211, inner)
+	} else {
+		c.tunnelPayload((*ctx).ethernet, inner)
+	}
+	return true
+}
+
+var l2tpMsgTypes = [...]string{1: "SCCRQ", 2: "SCCRP", 3: "SCCCN", 4: "StopCCN", 6: "Hello",
+	7: "OCRQ", 8: "OCRP", 9: "OCCN", 10: "ICRQ", 11: "ICRP", 12: "ICCN", 14: "CDN",
+	15: "WEN", 16: "SLI"}
+
+// l2tpUDP is L2TPv2: control messages name their type, data messages carry
+// a PPP frame.
+func l2tpUDP(c *ctx, u *udpDatagram) bool {
+	b := u.payload
+	if len(b) < 6 || b[1]&0x0f != 2 {
+		return false
+	}
+	fl := binary.BigEndian.Uint16(b)
+	o := 2
+	if fl&0x4000 != 0 {
+		o += 2
+	}
+	if o+4 > len(b) {
+		return false
+	}
+	tunnel := binary.BigEndian.Uint16(b[o:])
+	session := binary.BigEndian.Uint16(b[o+2:])
+	o += 4
+	if fl&0x0800 != 0 {
+		o += 4
+	}
+	if fl&0x0200 != 0 {
+		if o+2 > len(b) {
+			return false
+		}
+		o += 2 + int(binary.BigEndian.Uint16(b[o:]))
+	}
+	if o > len(b) {
+		return false
+	}
+	if fl&0x8000 == 0 { // data: PPP
+		c.ppp(b[o:])
+		return true
+	}
+	t := c.colSet("L2TP")
+	st := t.Begin()
+	t.Lit("Control Message - ")
+	avps := b[o:]
+	if len(avps) >= 8 && binary.BigEndian.Uint16(avps[4:]) == 0 && binary.BigEndian.Uint16(avps[2:]) == 0 {
+		mt := int(binary.BigEndian.Uint16(avps[6:]))
+		if len(avps) >= 8 && mt < len(l2tpMsgTypes) && l2tpMsgTypes[mt] != "" {
+			t.Lit(l2tpMsgTypes[mt])
+		} else {
+			t.Lit("Unknown Message Type (" + strconv.Itoa(mt) + ")")
+		}
+	} else {
+		t.Lit("ZLB     ")
+	}
+	t.Lit(" (tunnel id=")
+	t.B = strconv.AppendUint(t.B, uint64(tunnel), 10)
+	t.Lit(", session id=")
+	t.B = strconv.AppendUint(t.B, uint64(session), 10)
+	t.Lit(")")
 	t.End(span.Message, st)
 	return true
 }

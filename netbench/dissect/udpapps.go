@@ -2,6 +2,7 @@ package dissect
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"net/netip"
 	"strconv"
 
@@ -32,6 +33,10 @@ func init() {
 	registerUDP(udpFuncApp(finsUDP), 9600)
 	registerUDP(udpFuncApp(capwapDataUDP), 5247)
 	registerUDP(udpFuncApp(l2tpUDP), 1701)
+	registerUDP(udpFuncApp(dbLspDiscUDP), 17500)
+	registerUDP(udpFuncApp(oicqUDP), 8000)
+	registerUDP(udpFuncApp(natpmpUDP), 5351)
+	registerUDP(udpFuncApp(dhcpv6UDP), 546, 547)
 	udpHeurs = append(udpHeurs, tftpHeur, wireguardHeur)
 }
 
@@ -751,6 +756,90 @@ func l2tpUDP(c *ctx, u *udpDatagram) bool {
 	t.Lit(", session id=")
 	t.B = strconv.AppendUint(t.B, uint64(session), 10)
 	t.Lit(")")
+	t.End(span.Message, st)
+	return true
+}
+
+// --- Dropbox LAN sync discovery: a JSON document on port 17500 ---
+
+func dbLspDiscUDP(c *ctx, u *udpDatagram) bool {
+	if len(u.payload) == 0 || u.payload[0] != '{' {
+		return false
+	}
+	t := c.colSet("DB-LSP-DISC/JSON")
+	t.Field(span.Message, "Dropbox LAN sync Discovery Protocol, JavaScript Object Notation")
+	return true
+}
+
+// --- OICQ ---
+
+func oicqUDP(c *ctx, u *udpDatagram) bool {
+	if len(u.payload) < 7 || u.payload[0] != 0x02 {
+		return false
+	}
+	t := c.colSet("OICQ")
+	t.Field(span.Message, "OICQ Protocol ")
+	return true
+}
+
+// --- NAT-PMP ---
+
+func natpmpUDP(c *ctx, u *udpDatagram) bool {
+	b := u.payload
+	if len(b) < 2 || b[0] != 0 {
+		return false
+	}
+	var name string
+	switch b[1] {
+	case 0:
+		name = "External Address Request"
+	case 128:
+		name = "External Address Response"
+	case 1:
+		name = "Map UDP Request"
+	case 2:
+		name = "Map TCP Request"
+	case 129:
+		name = "Map UDP Response"
+	case 130:
+		name = "Map TCP Response"
+	default:
+		return false
+	}
+	t := c.colSet("NAT-PMP")
+	t.Field(span.Message, name)
+	return true
+}
+
+// --- DHCPv6 ---
+
+var dhcpv6Types = [...]string{1: "Solicit", 2: "Advertise", 3: "Request", 4: "Confirm",
+	5: "Renew", 6: "Rebind", 7: "Reply", 8: "Release", 9: "Decline", 10: "Reconfigure",
+	11: "Information-request", 12: "Relay-forw", 13: "Relay-reply"}
+
+func dhcpv6UDP(c *ctx, u *udpDatagram) bool {
+	b := u.payload
+	if len(b) < 4 || b[0] == 0 || int(b[0]) >= len(dhcpv6Types) || b[0] >= 12 {
+		return false
+	}
+	t := c.colSet("DHCPv6")
+	st := t.Begin()
+	t.Lit(dhcpv6Types[b[0]])
+	t.Lit(" XID: 0x")
+	t.B = strconv.AppendUint(t.B, uint64(b[1])<<16|uint64(b[2])<<8|uint64(b[3]), 16)
+	for o := 4; o+4 <= len(b); {
+		code := binary.BigEndian.Uint16(b[o:])
+		l := int(binary.BigEndian.Uint16(b[o+2:]))
+		if o+4+l > len(b) {
+			break
+		}
+		if code == 1 {
+			t.Lit(" CID: ")
+			t.B = hex.AppendEncode(t.B, b[o+4:o+4+l])
+			t.Lit(" ")
+		}
+		o += 4 + l
+	}
 	t.End(span.Message, st)
 	return true
 }

@@ -17,6 +17,7 @@ func init() {
 	registerTCP(&tcpFuncApp{hdr: 6, pduLen: amsLen, render: amsRender}, 48898)
 	registerTCP(&tcpFuncApp{hdr: 7, pduLen: modbusLen, render: modbusRender}, 502)
 	registerTCP(&tcpFuncApp{hdr: 2, pduLen: mqttLen, render: mqttRender}, 1883)
+	registerTCP(&tcpFuncApp{hdr: 16, pduLen: hislipLen, render: hislipRender}, 4880)
 }
 
 // --- HART-IP ---
@@ -309,6 +310,112 @@ func mqttRender(s *tcpSegment, pdu []byte) {
 			if typ == 8 && len(rest) > 0 {
 				rest = rest[1:] // requested QoS
 			}
+		}
+	}
+}
+
+// --- HiSLIP (IVI-6.1) ---
+
+var hislipTypes = [...]string{"Initialize", "InitializeResponse", "FatalError", "Error",
+	"AsyncLock", "AsyncLockResponse", "Data", "DataEnd", "DeviceClearComplete",
+	"DeviceClearAcknowledge", "AsyncRemoteLocalControl", "AsyncRemoteLocalResponse",
+	"Trigger", "Interrupted", "AsyncInterrupted", "AsyncMaximumMessageSize",
+	"AsyncMaximumMessageSizeResponse", "AsyncInitialize", "AsyncInitializeResponse",
+	"AsyncDeviceClear", "AsyncServiceRequest", "AsyncStatusQuery", "AsyncStatusResponse",
+	"AsyncDeviceClearAcknowledge", "AsyncLockInfo", "AsyncLockInfoResponse",
+	"GetDescriptors", "GetDescriptorsResponse", "StartTLS", "AsyncStartTLS",
+	"AsyncStartTLSResponse", "EndTLS", "AsyncEndTLS", "AsyncEndTLSResponse",
+	"GetSaslMechanismList", "GetSaslMechanismListResponse", "AuthenticationStart",
+	"AuthenticationExchange", "AuthenticationResult"}
+
+func hislipLen(b []byte) int {
+	if b[0] != 'H' || b[1] != 'S' {
+		return -1
+	}
+	n := binary.BigEndian.Uint64(b[8:])
+	if n > maxPending {
+		return -1
+	}
+	return 16 + int(n)
+}
+
+// hislipRelease records whether the last AsyncLock of a connection was a
+// release: the response's control code means something else then.
+type hislipRelease bool
+
+func hislipRender(s *tcpSegment, pdu []byte) {
+	s.done()
+	t := s.c.colSet("HiSLIP")
+	st := t.Begin()
+	defer t.End(span.Message, st)
+	typ, ctl := pdu[2], pdu[3]
+	if int(typ) >= len(hislipTypes) {
+		t.Lit("Unknown")
+		return
+	}
+	t.Lit(hislipTypes[typ])
+	payload := pdu[16:]
+	switch typ {
+	case 0, 6, 7: // Initialize (sub-address), Data, DataEnd
+		if len(payload) > 0 {
+			t.Lit(" ")
+			t.Lit(formatText(payload))
+		}
+	case 1:
+		if ctl&1 == 0 {
+			t.Lit(" [Prefer Synchronized]")
+		} else {
+			t.Lit(" [Prefer Overlapped]")
+		}
+	case 4:
+		s.conv.appState = hislipRelease(ctl == 0)
+		switch {
+		case ctl == 0:
+			t.Lit(" [Release]")
+		case len(payload) == 0:
+			t.Lit(" [Request Exclusive]")
+		default:
+			t.Lit(" [Request Shared]")
+		}
+	case 5:
+		rel, _ := s.conv.appState.(hislipRelease)
+		switch {
+		case ctl == 0:
+			t.Lit(" [Failure]")
+		case ctl == 1 && bool(rel):
+			t.Lit(" [Success exclusive]")
+		case ctl == 1:
+			t.Lit(" [Success]")
+		case ctl == 2:
+			t.Lit(" [Success shared]")
+		case ctl == 3:
+			t.Lit(" [Error]")
+		}
+	case 15, 16:
+		if len(payload) >= 8 {
+			v := float64(binary.BigEndian.Uint64(payload))
+			t.Lit(" Max Message Size: ")
+			switch {
+			case v >= 1<<20:
+				t.B = strconv.AppendFloat(t.B, v/(1<<20), 'f', 2, 64)
+				t.Lit(" Mbytes")
+			case v >= 1<<10:
+				t.B = strconv.AppendFloat(t.B, v/(1<<10), 'f', 2, 64)
+				t.Lit(" Kbytes")
+			default:
+				t.B = strconv.AppendFloat(t.B, v, 'f', 0, 64)
+				t.Lit(" bytes")
+			}
+		}
+	case 22:
+		t.Lit(" STB (0x")
+		t.B = strconv.AppendUint(t.B, uint64(ctl), 16)
+		t.Lit(")")
+	case 25:
+		if ctl&1 != 0 {
+			t.Lit(" [Exclusive lock granted]")
+		} else {
+			t.Lit(" [No exclusive lock granted]")
 		}
 	}
 }

@@ -109,6 +109,9 @@ func sshNameList(b []byte, off int) (string, int, bool) {
 }
 
 func (sshApp) dissect(s *tcpSegment, data []byte) int {
+	if keepAlive(s) {
+		return len(data)
+	}
 	st, _ := s.conv.appState.(*sshState)
 	if st == nil {
 		st = &sshState{}

@@ -282,6 +282,9 @@ func stunTCPLen(b []byte) int {
 }
 
 func (stunTCPApp) dissect(s *tcpSegment, data []byte) int {
+	if keepAlive(s) {
+		return len(data)
+	}
 	return tcpPDUs(s, data, 4, stunTCPLen, stunTCPRender)
 }
 

@@ -41,6 +41,12 @@ func tcpPDUs(s *tcpSegment, data []byte, hdr int, pduLen pduLenFunc, render pduR
 	return off
 }
 
+// keepAlive reports a keep-alive segment: its byte was delivered already, so
+// tshark does not hand it to the application (the core gives it to us).
+func keepAlive(s *tcpSegment) bool {
+	return s.analysis&taKeepAlive != 0 && len(s.payload) <= 1
+}
+
 // tcpFuncApp adapts a pair of functions to tcpApp.
 type tcpFuncApp struct {
 	hdr    int
@@ -49,6 +55,9 @@ type tcpFuncApp struct {
 }
 
 func (a *tcpFuncApp) dissect(s *tcpSegment, data []byte) int {
+	if keepAlive(s) {
+		return len(data)
+	}
 	return tcpPDUs(s, data, a.hdr, a.pduLen, a.render)
 }
 
@@ -178,6 +187,9 @@ func fixHeur(s *tcpSegment, data []byte) tcpApp {
 }
 
 func (fixApp) dissect(s *tcpSegment, data []byte) int {
+	if keepAlive(s) {
+		return len(data)
+	}
 	st, _ := s.conv.appState.(*fixState)
 	if st == nil {
 		st = &fixState{}
@@ -356,6 +368,9 @@ func fixRender(s *tcpSegment, pdu []byte) {
 type tpktApp struct{}
 
 func (tpktApp) dissect(s *tcpSegment, data []byte) int {
+	if keepAlive(s) {
+		return len(data)
+	}
 	off := 0
 	for off < len(data) {
 		rest := data[off:]
@@ -509,6 +524,9 @@ func bitcoinCommand(h []byte) string {
 }
 
 func (bitcoinApp) dissect(s *tcpSegment, data []byte) int {
+	if keepAlive(s) {
+		return len(data)
+	}
 	fresh := len(data) == len(s.payload) // no bytes held back: a PDU starts here
 	off := 0
 	rendered := false

@@ -1,0 +1,174 @@
+package dissect
+
+import (
+	"encoding/binary"
+
+	"github.com/lens-go/lens/netbench/span"
+)
+
+// This file renders database and routing protocols over TCP with simple
+// framing: PostgreSQL, BGP, PPTP.
+
+func init() {
+	registerTCP(pgsqlApp{}, 5432)
+	registerTCP(&tcpFuncApp{hdr: 19, pduLen: bgpLen, render: bgpRender}, 179)
+	registerTCP(&tcpFuncApp{hdr: 10, pduLen: pptpLen, render: pptpRender}, 1723)
+}
+
+// --- PostgreSQL (packet-pgsql.c): ">" or "<", then the message types ---
+
+type pgsqlApp struct{}
+
+type pgsqlState struct {
+	started    bool // the frontend sent its startup message
+	sslPending bool // the backend answers an SSLRequest with one byte
+}
+
+func (pgsqlApp) dissect(s *tcpSegment, data []byte) int {
+	if keepAlive(s) {
+		return len(data)
+	}
+	st, _ := s.conv.appState.(*pgsqlState)
+	if st == nil {
+		st = &pgsqlState{}
+		s.conv.appState = st
+	}
+	fe := s.dstPort == 5432
+	fresh := len(data) == len(s.payload)
+	off, n := 0, 0
+	var t *span.Text
+	st0 := 0
+	begin := func() {
+		if t == nil {
+			t = s.c.colSet("PGSQL")
+			st0 = t.Begin()
+			if fe {
+				t.Lit(">")
+			} else {
+				t.Lit("<")
+			}
+		}
+	}
+	for off < len(data) {
+		rest := data[off:]
+		if fe && !st.started { // untyped: length, code
+			if len(rest) < 8 {
+				break
+			}
+			l := int(binary.BigEndian.Uint32(rest))
+			if l < 8 || l > maxPending {
+				return len(data)
+			}
+			if l > len(rest) {
+				break
+			}
+			switch binary.BigEndian.Uint32(rest[4:]) {
+			case 80877103: // SSLRequest
+				st.sslPending = true
+			case 80877104, 80877102: // GSSENCRequest, CancelRequest
+			default:
+				st.started = true
+			}
+			begin()
+			s.done()
+			n++
+			off += l
+			continue
+		}
+		if !fe && st.sslPending && (rest[0] == 'S' || rest[0] == 'N') {
+			st.sslPending = false
+			begin()
+			s.done()
+			n++
+			off++
+			continue
+		}
+		if len(rest) < 5 {
+			break
+		}
+		l := int(binary.BigEndian.Uint32(rest[1:]))
+		if l < 4 || l > maxPending {
+			return len(data)
+		}
+		if 1+l > len(rest) {
+			break
+		}
+		begin()
+		s.done()
+		if n > 0 && t.B[len(t.B)-1] != '>' && t.B[len(t.B)-1] != '<' {
+			t.Lit("/")
+		}
+		t.B = append(t.B, rest[0])
+		n++
+		off += 1 + l
+	}
+	if t != nil {
+		t.End(span.Message, st0)
+	}
+	if n == 0 && fresh && off < len(data) {
+		// tshark writes the direction before asking for more data.
+		t := s.c.colSet("TCP")
+		if fe {
+			t.Lit(">")
+		} else {
+			t.Lit("<")
+		}
+		markSegment(s, false)
+		s.done()
+	}
+	return off
+}
+
+// --- BGP ---
+
+func bgpLen(b []byte) int {
+	for i := 0; i < 16; i++ {
+		if b[i] != 0xff {
+			return -1
+		}
+	}
+	return int(binary.BigEndian.Uint16(b[16:]))
+}
+
+var bgpTypes = [...]string{1: "OPEN Message", 2: "UPDATE Message", 3: "NOTIFICATION Message",
+	4: "KEEPALIVE Message", 5: "ROUTE-REFRESH Message", 6: "CAPABILITY Message"}
+
+func bgpRender(s *tcpSegment, pdu []byte) {
+	if !s.rendered {
+		s.c.colSet("BGP")
+		s.done()
+	}
+	t := s.c.colSep(", ")
+	typ := int(pdu[18])
+	if typ < len(bgpTypes) && bgpTypes[typ] != "" {
+		t.Field(span.Message, bgpTypes[typ])
+	} else {
+		t.Field(span.Message, "Unknown Message")
+	}
+}
+
+// --- PPTP control connection ---
+
+func pptpLen(b []byte) int {
+	if binary.BigEndian.Uint32(b[4:]) != 0x1a2b3c4d {
+		return -1
+	}
+	return int(binary.BigEndian.Uint16(b))
+}
+
+var pptpTypes = [...]string{1: "Start-Control-Connection-Request", 2: "Start-Control-Connection-Reply",
+	3: "Stop-Control-Connection-Request", 4: "Stop-Control-Connection-Reply", 5: "Echo-Request",
+	6: "Echo-Reply", 7: "Outgoing-Call-Request", 8: "Outgoing-Call-Reply", 9: "Incoming-Call-Request",
+	10: "Incoming-Call-Reply", 11: "Incoming-Call-Connected", 12: "Call-Clear-Request",
+	13: "Call-Disconnect-Notify", 14: "WAN-Error-Notify", 15: "Set-Link-Info"}
+
+func pptpRender(s *tcpSegment, pdu []byte) {
+	s.done()
+	t := s.c.colSet("PPTP")
+	typ := int(binary.BigEndian.Uint16(pdu[8:]))
+	if typ < len(pptpTypes) && pptpTypes[typ] != "" {
+		t.Field(span.Message, pptpTypes[typ])
+	} else {
+		t.Field(span.Message, "Unknown control type")
+	}
+}

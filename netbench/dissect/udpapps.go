@@ -37,6 +37,7 @@ func init() {
 	registerUDP(udpFuncApp(oicqUDP), 8000)
 	registerUDP(udpFuncApp(natpmpUDP), 5351)
 	registerUDP(udpFuncApp(dhcpv6UDP), 546, 547)
+	registerUDP(udpFuncApp(isakmpUDP), 500, 4500)
 	udpHeurs = append(udpHeurs, tftpHeur, wireguardHeur)
 }
 
@@ -839,6 +840,58 @@ func dhcpv6UDP(c *ctx, u *udpDatagram) bool {
 			t.Lit(" ")
 		}
 		o += 4 + l
+	}
+	t.End(span.Message, st)
+	return true
+}
+
+// --- ISAKMP / IKE ---
+
+var ikev1Exchanges = map[byte]string{0: "NONE", 1: "Base", 2: "Identity Protection (Main Mode)",
+	3: "Authentication Only", 4: "Aggressive", 5: "Informational", 6: "Transaction (Config Mode)",
+	32: "Quick Mode", 33: "New Group Mode"}
+var ikev2Exchanges = map[byte]string{34: "IKE_SA_INIT", 35: "IKE_AUTH", 36: "CREATE_CHILD_SA",
+	37: "INFORMATIONAL", 38: "IKE_SESSION_RESUME", 43: "IKE_INTERMEDIATE"}
+
+func isakmpUDP(c *ctx, u *udpDatagram) bool {
+	b := u.payload
+	if u.srcPort == 4500 || u.dstPort == 4500 {
+		if len(b) < 4 || b[0]|b[1]|b[2]|b[3] != 0 {
+			return false // ESP in UDP, or a keep-alive: not ISAKMP
+		}
+		b = b[4:]
+	}
+	if len(b) < 28 {
+		return false
+	}
+	major := b[17] >> 4
+	exch := b[18]
+	t := c.colSet("ISAKMP")
+	st := t.Begin()
+	if major >= 2 {
+		name, ok := ikev2Exchanges[exch]
+		if !ok {
+			name = "Unknown"
+		}
+		t.Lit(name)
+		t.Lit(" MID=")
+		t.B = appendPadded(t.B, uint64(binary.BigEndian.Uint32(b[20:])), 2)
+		if b[19]&0x08 != 0 {
+			t.Lit(" Initiator")
+		} else {
+			t.Lit(" Responder")
+		}
+		if b[19]&0x20 != 0 {
+			t.Lit(" Response")
+		} else {
+			t.Lit(" Request")
+		}
+	} else {
+		name, ok := ikev1Exchanges[exch]
+		if !ok {
+			name = "Unknown"
+		}
+		t.Lit(name)
 	}
 	t.End(span.Message, st)
 	return true

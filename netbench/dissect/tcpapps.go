@@ -68,6 +68,7 @@ func init() {
 	registerTCP(tpktApp{}, 3389, 102)
 	registerTCP(bitcoinApp{}, 8333)
 	registerTCP(&tcpFuncApp{hdr: 8, pduLen: opcuaLen, render: opcuaRender}, 4840)
+	registerTCP(&tcpFuncApp{hdr: 4, pduLen: btLen, render: btRender}, 6881, 6882, 6883, 6884, 6885, 6886, 6887, 6888, 6889)
 }
 
 // --- IEEE C37.118 synchrophasor ---
@@ -680,4 +681,91 @@ func opcuaRender(s *tcpSegment, pdu []byte) {
 	default:
 		t.Lit("Unknown message")
 	}
+}
+
+// --- BitTorrent peer wire protocol (packet-bittorrent.c) ---
+
+var btMessages = map[byte]string{0: "Choke", 1: "Unchoke", 2: "Interested", 3: "Not Interested",
+	4: "Have", 5: "Bitfield", 6: "Request", 7: "Piece", 8: "Cancel", 9: "Port",
+	13: "Suggest Piece", 14: "Have All", 15: "Have None", 16: "Reject Request",
+	17: "Allowed Fast", 20: "Extended"}
+
+func btIsHandshake(b []byte) bool {
+	return len(b) >= 20 && b[0] == 19 && string(b[1:20]) == "BitTorrent protocol"
+}
+
+// btLen is get_bittorrent_pdu_length: bytes that do not start a known
+// message are continuation data up to the end of the segment.
+func btLen(b []byte) int {
+	if btIsHandshake(b) {
+		return 68
+	}
+	l := binary.BigEndian.Uint32(b)
+	if l == 0 {
+		return 4
+	}
+	if len(b) > 4 {
+		if _, ok := btMessages[b[4]]; ok && l < 0x100000 {
+			return 4 + int(l)
+		}
+	}
+	return len(b)
+}
+
+func btRender(s *tcpSegment, pdu []byte) {
+	if !s.rendered {
+		s.c.colSet("BitTorrent")
+		s.done()
+	}
+	t := &s.c.p.Info
+	st := t.Begin()
+	defer t.End(span.Message, st)
+	if btIsHandshake(pdu) {
+		t.Lit("Handshake  ")
+		return
+	}
+	l := binary.BigEndian.Uint32(pdu)
+	if l == 0 {
+		t.Lit("KeepAlive  ")
+		return
+	}
+	name, ok := btMessages[pdu[4]]
+	if !ok || int(l)+4 != len(pdu) {
+		t.Lit("Continuation data  ")
+		return
+	}
+	t.Lit(name)
+	m := pdu[5:]
+	hex := func(v uint32) { t.Lit("0x"); t.B = strconv.AppendUint(t.B, uint64(v), 16) }
+	switch pdu[4] {
+	case 6, 8, 16:
+		if len(m) >= 12 {
+			t.Lit(", Piece (Idx:")
+			hex(binary.BigEndian.Uint32(m))
+			t.Lit(",Begin:")
+			hex(binary.BigEndian.Uint32(m[4:]))
+			t.Lit(",Len:")
+			hex(binary.BigEndian.Uint32(m[8:]))
+			t.Lit(")")
+		}
+	case 7:
+		if len(m) >= 8 {
+			t.Lit(", Idx:")
+			hex(binary.BigEndian.Uint32(m))
+			t.Lit(",Begin:")
+			hex(binary.BigEndian.Uint32(m[4:]))
+			t.Lit(",Len:")
+			hex(uint32(len(m) - 8))
+		}
+	case 4, 13, 17:
+		if len(m) >= 4 {
+			t.Lit(", Piece (Idx:")
+			hex(binary.BigEndian.Uint32(m))
+			t.Lit(")")
+		}
+	case 5:
+		t.Lit(", Len:")
+		hex(uint32(len(m)))
+	}
+	t.Lit("  ")
 }

@@ -23,6 +23,7 @@ type pduRenderFunc func(s *tcpSegment, pdu []byte)
 // segment. Bytes that do not start a valid PDU are consumed unrendered.
 func tcpPDUs(s *tcpSegment, data []byte, hdr int, pduLen pduLenFunc, render pduRenderFunc) int {
 	off := 0
+	held := len(data) - len(s.payload) // bytes held back from earlier segments
 	for off < len(data) {
 		rest := data[off:]
 		if len(rest) < hdr {
@@ -36,6 +37,11 @@ func tcpPDUs(s *tcpSegment, data []byte, hdr int, pduLen pduLenFunc, render pduR
 			return off
 		}
 		render(s, rest[:n])
+		if off < held && s.rendered {
+			// tshark fences the Info column after a reassembled PDU: what
+			// later PDUs of the segment write cannot clear it.
+			s.c.setFence()
+		}
 		off += n
 	}
 	return off
@@ -68,6 +74,10 @@ func init() {
 	registerTCP(tpktApp{}, 3389, 102)
 	registerTCP(bitcoinApp{}, 8333)
 	registerTCP(&tcpFuncApp{hdr: 8, pduLen: opcuaLen, render: opcuaRender}, 4840)
+	registerTCP(&tcpFuncApp{hdr: 4, pduLen: gitLen, render: gitRender}, 9418)
+	registerTCP(kismetApp{}, 2501)
+	registerTCP(socksApp{}, 1080)
+	registerTCP(rsyncApp{}, 873)
 	registerTCP(&tcpFuncApp{hdr: 4, pduLen: btLen, render: btRender}, 6881, 6882, 6883, 6884, 6885, 6886, 6887, 6888, 6889)
 }
 
@@ -768,4 +778,177 @@ func btRender(s *tcpSegment, pdu []byte) {
 		hex(uint32(len(m)))
 	}
 	t.Lit("  ")
+}
+
+// otherPortApp hands a conversation that the app registered on port mine
+// rejects to the app registered on the other port, if any.
+func otherPortApp(s *tcpSegment, data []byte, mine uint16) int {
+	other := s.srcPort
+	if other == mine {
+		other = s.dstPort
+	}
+	a, ok := tcpPortApps[other]
+	if !ok || other == mine {
+		s.conv.app = nil
+		return len(data)
+	}
+	s.conv.app = a
+	return a.dissect(s, data)
+}
+
+// --- Git smart protocol: pkt-lines with a 4-hex-digit length ---
+
+func gitLen(b []byte) int {
+	n := 0
+	for _, c := range b[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			n = n<<4 | int(c-'0')
+		case c >= 'a' && c <= 'f':
+			n = n<<4 | int(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			n = n<<4 | int(c-'A'+10)
+		default:
+			return -1
+		}
+	}
+	if n == 0 {
+		return 4
+	}
+	return n
+}
+
+func gitRender(s *tcpSegment, pdu []byte) {
+	s.c.colSet("Git").Field(span.Message, "Git Smart Protocol")
+	s.done()
+}
+
+// --- Kismet client/server protocol: text lines ---
+
+type kismetApp struct{}
+
+func (kismetApp) dissect(s *tcpSegment, data []byte) int {
+	if keepAlive(s) {
+		return len(data)
+	}
+	line := data
+	if i := indexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	t := s.c.colSet("kismet")
+	s.done()
+	st := t.Begin()
+	if s.srcPort == 2501 {
+		t.Lit("Response: ")
+	} else {
+		t.Lit("Request: ")
+	}
+	t.Lit(formatText(line))
+	t.End(span.Message, st)
+	return len(data)
+}
+
+// --- SOCKS version 5 negotiation ---
+
+type socksApp struct{}
+
+type socksState struct {
+	step int
+	cmd  string
+}
+
+var socksCommands = [...]string{1: "Connect", 2: "Bind", 3: "UdpAssociate"}
+
+func (socksApp) dissect(s *tcpSegment, data []byte) int {
+	if keepAlive(s) {
+		return len(data)
+	}
+	st, _ := s.conv.appState.(*socksState)
+	if st == nil {
+		if len(data) < 3 || data[0] != 5 || len(data) != 2+int(data[1]) || s.dstPort != 1080 {
+			// Not SOCKS: tshark's port table falls through to the other port.
+			return otherPortApp(s, data, 1080)
+		}
+		st = &socksState{}
+		s.conv.appState = st
+	}
+	if len(data) < 2 || data[0] != 5 || st.step >= 4 {
+		return len(data)
+	}
+	toServer := s.dstPort == 1080
+	var msg string
+	switch {
+	case st.step == 0 && toServer:
+		msg = "Connect to server request"
+	case st.step == 1 && !toServer:
+		msg = "Connect to server response"
+	case st.step == 2 && toServer, st.step == 3 && !toServer:
+		cmd := "Unknown"
+		if st.step == 2 && int(data[1]) < len(socksCommands) && socksCommands[data[1]] != "" {
+			cmd = socksCommands[data[1]]
+			st.cmd = cmd
+		} else if st.step == 3 {
+			cmd = st.cmd
+		}
+		if toServer {
+			msg = "Command Request - " + cmd
+		} else {
+			msg = "Command Response - " + cmd
+		}
+	default:
+		return len(data)
+	}
+	st.step++
+	t := s.c.colSet("Socks")
+	s.done()
+	t.Lit("Version: 5 ")
+	t.Field(span.Message, msg)
+	return len(data)
+}
+
+// --- rsync daemon protocol ---
+
+type rsyncApp struct{}
+
+type rsyncState struct{ clientMsgs int }
+
+func (rsyncApp) dissect(s *tcpSegment, data []byte) int {
+	if keepAlive(s) {
+		return len(data)
+	}
+	st, _ := s.conv.appState.(*rsyncState)
+	if st == nil {
+		st = &rsyncState{}
+		s.conv.appState = st
+	}
+	fromServer := s.srcPort == 873
+	t := s.c.colSet("RSYNC")
+	s.done()
+	start := t.Begin()
+	defer t.End(span.Message, start)
+	if len(data) >= 10 && string(data[:9]) == "@RSYNCD: " && data[9] >= '0' && data[9] <= '9' {
+		ver := data[9:]
+		if i := indexByte(ver, '\n'); i >= 0 {
+			ver = ver[:i]
+		}
+		if fromServer {
+			t.Lit("Server Initialisation (Version ")
+		} else {
+			t.Lit("Client Initialisation (Version ")
+			st.clientMsgs = 1
+		}
+		t.LitBytes(ver)
+		t.Lit(")")
+		return len(data)
+	}
+	switch {
+	case fromServer:
+		t.Lit("Data")
+	case st.clientMsgs == 1:
+		t.Lit("Client Query")
+		st.clientMsgs++
+	default:
+		t.Lit("Client Command")
+	}
+	return len(data)
 }

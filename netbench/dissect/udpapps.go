@@ -38,6 +38,7 @@ func init() {
 	registerUDP(udpFuncApp(natpmpUDP), 5351)
 	registerUDP(udpFuncApp(dhcpv6UDP), 546, 547)
 	registerUDP(udpFuncApp(isakmpUDP), 500, 4500)
+	registerUDP(udpFuncApp(pfcpUDP), 8805)
 	udpHeurs = append(udpHeurs, tftpHeur, wireguardHeur)
 }
 
@@ -894,5 +895,32 @@ func isakmpUDP(c *ctx, u *udpDatagram) bool {
 		t.Lit(name)
 	}
 	t.End(span.Message, st)
+	return true
+}
+
+// --- PFCP ---
+
+var pfcpTypes = map[byte]string{1: "Heartbeat Request", 2: "Heartbeat Response",
+	3: "PFD Management Request", 4: "PFD Management Response", 5: "Association Setup Request",
+	6: "Association Setup Response", 7: "Association Update Request",
+	8: "Association Update Response", 9: "Association Release Request",
+	10: "Association Release Response", 11: "Version Not Supported Response",
+	12: "Node Report Request", 13: "Node Report Response", 14: "Session Set Deletion Request",
+	15: "Session Set Deletion Response", 50: "Session Establishment Request",
+	51: "Session Establishment Response", 52: "Session Modification Request",
+	53: "Session Modification Response", 54: "Session Deletion Request",
+	55: "Session Deletion Response", 56: "Session Report Request", 57: "Session Report Response"}
+
+func pfcpUDP(c *ctx, u *udpDatagram) bool {
+	b := u.payload
+	if len(b) < 4 || b[0]>>5 != 1 {
+		return false
+	}
+	name, ok := pfcpTypes[b[1]]
+	if !ok {
+		name = "Unknown"
+	}
+	t := c.colSet("PFCP")
+	t.Field(span.Message, "PFCP "+name)
 	return true
 }

@@ -60,9 +60,24 @@ type tcpFuncApp struct {
 	render pduRenderFunc
 }
 
+// tcpFuncStarted marks a conversation whose first PDU was valid.
+type tcpFuncStarted struct{}
+
 func (a *tcpFuncApp) dissect(s *tcpSegment, data []byte) int {
 	if keepAlive(s) {
 		return len(data)
+	}
+	if s.conv.appState == nil && len(data) >= a.hdr {
+		if a.pduLen(data) < a.hdr {
+			// Not this protocol after all: tshark's port table tries the
+			// conversation's other port.
+			mine := s.srcPort
+			if tcpPortApps[mine] != tcpApp(a) {
+				mine = s.dstPort
+			}
+			return otherPortApp(s, data, mine)
+		}
+		s.conv.appState = tcpFuncStarted{}
 	}
 	return tcpPDUs(s, data, a.hdr, a.pduLen, a.render)
 }

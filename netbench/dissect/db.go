@@ -2,6 +2,8 @@ package dissect
 
 import (
 	"encoding/binary"
+	"strconv"
+	"strings"
 
 	"github.com/lens-go/lens/netbench/span"
 )
@@ -13,6 +15,7 @@ func init() {
 	registerTCP(pgsqlApp{}, 5432)
 	registerTCP(&tcpFuncApp{hdr: 19, pduLen: bgpLen, render: bgpRender}, 179)
 	registerTCP(&tcpFuncApp{hdr: 10, pduLen: pptpLen, render: pptpRender}, 1723)
+	registerTCP(respApp{}, 6379)
 }
 
 // --- PostgreSQL (packet-pgsql.c): ">" or "<", then the message types ---
@@ -171,4 +174,84 @@ func pptpRender(s *tcpSegment, pdu []byte) {
 	} else {
 		t.Field(span.Message, "Unknown control type")
 	}
+}
+
+// --- Redis serialization protocol (RESP) ---
+
+type respApp struct{}
+
+// respValue parses one RESP value at b; it returns the text tshark shows for
+// a top-level value and the rest, or ok false.
+func respValue(b []byte, top bool) (txt string, rest []byte, ok bool) {
+	if len(b) < 3 {
+		return "", nil, false
+	}
+	i := indexByte(b, '\n')
+	if i < 1 || b[i-1] != '\r' {
+		return "", nil, false
+	}
+	line := b[1 : i-1]
+	rest = b[i+1:]
+	switch b[0] {
+	case '+', '-', ':':
+		return string(line), rest, true
+	case '$':
+		n := atoiPrefix(line)
+		if n < 0 {
+			return "", rest, true
+		}
+		if n+2 > len(rest) {
+			return "", nil, false
+		}
+		return string(rest[:n]), rest[n+2:], true
+	case '*':
+		n := atoiPrefix(line)
+		var parts []string
+		for k := 0; k < n; k++ {
+			var p string
+			if p, rest, ok = respValue(rest, false); !ok {
+				return "", nil, false
+			}
+			parts = append(parts, p)
+		}
+		if top {
+			return "Array(" + strconv.Itoa(n) + ")", rest, true
+		}
+		return strings.Join(parts, " "), rest, true
+	}
+	return "", nil, false
+}
+
+func (respApp) dissect(s *tcpSegment, data []byte) int {
+	if keepAlive(s) {
+		return len(data)
+	}
+	req := s.dstPort == 6379
+	t := s.c.colSet("RESP")
+	s.done()
+	st := t.Begin()
+	defer t.End(span.Message, st)
+	if req {
+		t.Lit("Request: ")
+		if len(data) > 0 && data[0] == '*' {
+			if body, _, ok := respValue(data, false); ok {
+				t.Lit(body)
+				return len(data)
+			}
+		}
+		t.Lit("[fragment]")
+		return len(data)
+	}
+	t.Lit("Response:")
+	for rest := data; len(rest) > 0; {
+		v, r, ok := respValue(rest, true)
+		if !ok {
+			t.Lit(" [fragment]")
+			break
+		}
+		t.Lit(" ")
+		t.Lit(v)
+		rest = r
+	}
+	return len(data)
 }

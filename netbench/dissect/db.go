@@ -16,6 +16,7 @@ func init() {
 	registerTCP(&tcpFuncApp{hdr: 19, pduLen: bgpLen, render: bgpRender}, 179)
 	registerTCP(&tcpFuncApp{hdr: 10, pduLen: pptpLen, render: pptpRender}, 1723)
 	registerTCP(respApp{}, 6379)
+	registerTCP(&tcpFuncApp{hdr: 4, pduLen: kafkaLen, render: kafkaRender}, 9092)
 }
 
 // --- PostgreSQL (packet-pgsql.c): ">" or "<", then the message types ---
@@ -254,4 +255,96 @@ func (respApp) dissect(s *tcpSegment, data []byte) int {
 		rest = r
 	}
 	return len(data)
+}
+
+// --- Kafka: requests name their API and version; responses take them from
+// the request with the same correlation ID ---
+
+var kafkaAPIs = map[uint16]string{0: "Produce", 1: "Fetch", 2: "Offsets", 3: "Metadata",
+	4: "LeaderAndIsr", 5: "StopReplica", 6: "UpdateMetadata", 7: "ControlledShutdown",
+	8: "OffsetCommit", 9: "OffsetFetch", 10: "FindCoordinator", 11: "JoinGroup",
+	12: "Heartbeat", 13: "LeaveGroup", 14: "SyncGroup", 15: "DescribeGroups", 16: "ListGroups",
+	17: "SaslHandshake", 18: "ApiVersions", 19: "CreateTopics", 20: "DeleteTopics",
+	21: "DeleteRecords", 22: "InitProducerId", 23: "OffsetForLeaderEpoch",
+	24: "AddPartitionsToTxn", 25: "AddOffsetsToTxn", 26: "EndTxn", 27: "WriteTxnMarkers",
+	28: "TxnOffsetCommit", 29: "DescribeAcls", 30: "CreateAcls", 31: "DeleteAcls",
+	32: "DescribeConfigs", 33: "AlterConfigs", 34: "AlterReplicaLogDirs",
+	35: "DescribeLogDirs", 36: "SaslAuthenticate", 37: "CreatePartitions",
+	38: "CreateDelegationToken", 39: "RenewDelegationToken", 40: "ExpireDelegationToken",
+	41: "DescribeDelegationToken", 42: "DeleteGroups", 43: "ElectLeaders",
+	44: "IncrementalAlterConfigs", 45: "AlterPartitionReassignments",
+	46: "ListPartitionReassignments", 47: "OffsetDelete"}
+
+// kafkaMaxVersion is the newest version of an API tshark 4.0 decodes.
+var kafkaMaxVersion = map[uint16]uint16{0: 8, 1: 11, 2: 5, 3: 11, 18: 3, 22: 3}
+
+type kafkaState struct {
+	corr [16]uint32
+	api  [16]uint16
+	ver  [16]uint16
+	n    int
+}
+
+func kafkaLen(b []byte) int {
+	n := binary.BigEndian.Uint32(b)
+	if n > maxPending {
+		return -1
+	}
+	return 4 + int(n)
+}
+
+func kafkaAPI(t *span.Text, api, ver uint16) {
+	name, ok := kafkaAPIs[api]
+	if !ok {
+		name = "Unknown"
+	}
+	t.Lit("Kafka ")
+	t.Lit(name)
+	t.Lit(" v")
+	t.B = strconv.AppendUint(t.B, uint64(ver), 10)
+}
+
+func kafkaRender(s *tcpSegment, pdu []byte) {
+	s.done()
+	st, _ := s.conv.appState.(*kafkaState)
+	if st == nil {
+		st = &kafkaState{}
+		s.conv.appState = st
+	}
+	t := s.c.colSet("Kafka")
+	start := t.Begin()
+	defer t.End(span.Message, start)
+	api, ver := uint16(0), uint16(0)
+	req := s.dstPort == 9092
+	if req {
+		if len(pdu) < 12 {
+			return
+		}
+		api, ver = binary.BigEndian.Uint16(pdu[4:]), binary.BigEndian.Uint16(pdu[6:])
+		i := st.n % len(st.corr)
+		st.corr[i], st.api[i], st.ver[i] = binary.BigEndian.Uint32(pdu[8:]), api, ver
+		st.n++
+		kafkaAPI(t, api, ver)
+		t.Lit(" Request")
+	} else {
+		if len(pdu) < 8 {
+			return
+		}
+		corr := binary.BigEndian.Uint32(pdu[4:])
+		found := false
+		for i := 0; i < len(st.corr) && i < st.n; i++ {
+			if st.corr[i] == corr {
+				api, ver, found = st.api[i], st.ver[i], true
+			}
+		}
+		if !found {
+			t.Lit("Kafka Response (Undecoded, Request Missing)")
+			return
+		}
+		kafkaAPI(t, api, ver)
+		t.Lit(" Response")
+	}
+	if max, ok := kafkaMaxVersion[api]; ok && ver > max {
+		t.Lit(" [Unsupported API version]")
+	}
 }

@@ -39,6 +39,7 @@ func init() {
 	registerUDP(udpFuncApp(dhcpv6UDP), 546, 547)
 	registerUDP(udpFuncApp(isakmpUDP), 500, 4500)
 	registerUDP(udpFuncApp(pfcpUDP), 8805)
+	udpHeurs = append(udpHeurs, rtpsHeur)
 	udpHeurs = append(udpHeurs, tftpHeur, wireguardHeur)
 }
 
@@ -922,5 +923,101 @@ func pfcpUDP(c *ctx, u *udpDatagram) bool {
 	}
 	t := c.colSet("PFCP")
 	t.Field(span.Message, "PFCP "+name)
+	return true
+}
+
+// --- RTPS (DDS wire protocol), found by its magic ---
+
+var rtpsSubmessages = map[byte]string{0x01: "PAD", 0x06: "ACKNACK", 0x07: "HEARTBEAT",
+	0x08: "GAP", 0x09: "INFO_TS", 0x0c: "INFO_SRC", 0x0d: "INFO_REPLY_IP4", 0x0e: "INFO_DST",
+	0x0f: "INFO_REPLY", 0x12: "NACK_FRAG", 0x13: "HEARTBEAT_FRAG", 0x15: "DATA", 0x16: "DATA_FRAG"}
+
+func rtpsHeur(c *ctx, u *udpDatagram) bool {
+	b := u.payload
+	if len(b) < 16 || string(b[:4]) != "RTPS" {
+		return false
+	}
+	t := c.colSet("RTPS")
+	st := t.Begin()
+	defer t.End(span.Message, st)
+	if len(b) >= 16 && string(b[8:16]) == "NDDSPING" {
+		t.Lit("PING")
+		return true
+	}
+	n := 0
+	for o := 20; o+4 <= len(b); {
+		id, fl := b[o], b[o+1]
+		var l int
+		if fl&1 != 0 {
+			l = int(binary.LittleEndian.Uint16(b[o+2:]))
+		} else {
+			l = int(binary.BigEndian.Uint16(b[o+2:]))
+		}
+		sub := b[o:]
+		if 4+l <= len(sub) && l > 0 {
+			sub = sub[:4+l]
+		}
+		if n > 0 {
+			t.Lit(", ")
+		}
+		n++
+		name, ok := rtpsSubmessages[id]
+		if !ok {
+			name = "UNKNOWN"
+		}
+		t.Lit(name)
+		if id == 0x15 && len(sub) >= 16 {
+			kind := ""
+			switch binary.BigEndian.Uint32(sub[12:]) {
+			case 0x000100c2:
+				kind = "p"
+			case 0x000003c2:
+				kind = "w"
+			case 0x000004c2:
+				kind = "r"
+			case 0x000200c2:
+				kind = "m"
+			}
+			if kind != "" {
+				t.Lit("(")
+				t.Lit(kind)
+				if fl&0x02 != 0 && len(sub) >= 24 {
+					// Inline QoS: the status info says unregistered/disposed.
+					q := 8 + int(binary.BigEndian.Uint16(sub[6:])) // after octetsToInlineQos
+					if fl&1 != 0 {
+						q = 8 + int(binary.LittleEndian.Uint16(sub[6:]))
+					}
+					for q+4 <= len(sub) {
+						var pid, pl int
+						if fl&1 != 0 {
+							pid, pl = int(binary.LittleEndian.Uint16(sub[q:])), int(binary.LittleEndian.Uint16(sub[q+2:]))
+						} else {
+							pid, pl = int(binary.BigEndian.Uint16(sub[q:])), int(binary.BigEndian.Uint16(sub[q+2:]))
+						}
+						if pid == 1 || q+4+pl > len(sub) {
+							break
+						}
+						if pid == 0x71 && pl >= 4 {
+							v := sub[q+7]
+							switch v & 3 {
+							case 3:
+								t.Lit("[UD]")
+							case 2:
+								t.Lit("[U]")
+							case 1:
+								t.Lit("[D]")
+							}
+						}
+						q += 4 + pl
+					}
+				}
+				t.Lit(")")
+			}
+		}
+		if l == 0 {
+			break
+		}
+		o += 4 + l
+	}
 	return true
 }

@@ -93,6 +93,7 @@ func init() {
 	registerTCP(kismetApp{}, 2501)
 	registerTCP(socksApp{}, 1080)
 	registerTCP(rsyncApp{}, 873)
+	registerTCP(gnutellaApp{}, 6346)
 	registerTCP(&tcpFuncApp{hdr: 4, pduLen: btLen, render: btRender}, 6881, 6882, 6883, 6884, 6885, 6886, 6887, 6888, 6889)
 }
 
@@ -966,4 +967,48 @@ func (rsyncApp) dissect(s *tcpSegment, data []byte) int {
 		t.Lit("Client Command")
 	}
 	return len(data)
+}
+
+// --- Gnutella (packet-gnutella.c) ---
+
+type gnutellaApp struct{}
+
+var gnutellaDescriptors = map[byte]string{0x00: "Ping", 0x01: "Pong", 0x02: "Bye",
+	0x40: "Push", 0x80: "Query", 0x81: "Query Hit"}
+
+func (gnutellaApp) dissect(s *tcpSegment, data []byte) int {
+	if keepAlive(s) {
+		return len(data)
+	}
+	fresh := len(data) == len(s.payload)
+	if len(data) >= 23 && binary.LittleEndian.Uint32(data[19:]) > 4096 {
+		// A transfer stream (or the handshake text): no Info.
+		s.c.colSet("Gnutella")
+		s.done()
+		return len(data)
+	}
+	off := 0
+	for off < len(data) {
+		rest := data[off:]
+		if len(rest) < 23 {
+			break
+		}
+		n := 23 + int(binary.LittleEndian.Uint32(rest[19:]))
+		if n > len(rest) {
+			break
+		}
+		t := s.c.colSet("Gnutella")
+		s.done()
+		if name, ok := gnutellaDescriptors[rest[16]]; ok {
+			t.Field(span.Message, name)
+		} else {
+			t.Field(span.Message, "Unknown")
+		}
+		off += n
+	}
+	if off < len(data) && !s.rendered && fresh {
+		markSegment(s, true)
+		s.done()
+	}
+	return off
 }

@@ -94,6 +94,7 @@ func init() {
 	registerTCP(socksApp{}, 1080)
 	registerTCP(rsyncApp{}, 873)
 	registerTCP(gnutellaApp{}, 6346)
+	registerTCP(&tcpFuncApp{hdr: 5, pduLen: openwireLen, render: openwireRender}, 61616)
 	registerTCP(&tcpFuncApp{hdr: 4, pduLen: btLen, render: btRender}, 6881, 6882, 6883, 6884, 6885, 6886, 6887, 6888, 6889)
 }
 
@@ -1011,4 +1012,38 @@ func (gnutellaApp) dissect(s *tcpSegment, data []byte) int {
 		s.done()
 	}
 	return off
+}
+
+// --- OpenWire (ActiveMQ) ---
+
+var openwireTypes = map[byte]string{1: "WireFormatInfo", 2: "BrokerInfo", 3: "ConnectionInfo",
+	4: "SessionInfo", 5: "ConsumerInfo", 6: "ProducerInfo", 7: "TransactionInfo",
+	8: "DestinationInfo", 9: "RemoveSubscriptionInfo", 10: "KeepAliveInfo", 11: "ShutdownInfo",
+	12: "RemoveInfo", 14: "ControlCommand", 15: "FlushCommand", 16: "ConnectionError",
+	17: "ConsumerControl", 18: "ConnectionControl", 21: "MessageDispatch", 22: "MessageAck",
+	23: "ActiveMQMessage", 24: "ActiveMQBytesMessage", 25: "ActiveMQMapMessage",
+	26: "ActiveMQObjectMessage", 27: "ActiveMQStreamMessage", 28: "ActiveMQTextMessage",
+	29: "ActiveMQBlobMessage", 30: "Response", 31: "ExceptionResponse", 32: "DataResponse",
+	33: "DataArrayResponse", 34: "IntegerResponse", 40: "DiscoveryEvent",
+	90: "MessageDispatchNotification", 91: "NetworkBridgeFilter"}
+
+func openwireLen(b []byte) int {
+	n := binary.BigEndian.Uint32(b)
+	if n > maxPending {
+		return -1
+	}
+	return 4 + int(n)
+}
+
+func openwireRender(s *tcpSegment, pdu []byte) {
+	s.done()
+	t := s.c.colSet("OpenWire")
+	if len(pdu) < 5 {
+		return
+	}
+	if name, ok := openwireTypes[pdu[4]]; ok {
+		t.Field(span.Message, name)
+	} else {
+		t.Field(span.Message, "Unknown")
+	}
 }

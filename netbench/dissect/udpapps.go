@@ -40,6 +40,8 @@ func init() {
 	registerUDP(udpFuncApp(isakmpUDP), 500, 4500)
 	registerUDP(udpFuncApp(pfcpUDP), 8805)
 	udpHeurs = append(udpHeurs, rtpsHeur)
+	registerUDP(udpFuncApp(bfdControlUDP), 3784)
+	registerUDP(udpFuncApp(bfdEchoUDP), 3785)
 	udpHeurs = append(udpHeurs, tftpHeur, wireguardHeur)
 }
 
@@ -1019,5 +1021,39 @@ func rtpsHeur(c *ctx, u *udpDatagram) bool {
 		}
 		o += 4 + l
 	}
+	return true
+}
+
+// --- BFD ---
+
+var bfdDiag = [...]string{"No Diagnostic", "Control Detection Time Expired", "Echo Function Failed",
+	"Neighbor Signaled Session Down", "Forwarding Plane Reset", "Path Down",
+	"Concatenated Path Down", "Administratively Down", "Reverse Concatenated Path Down",
+	"Mis-Connectivity Defect"}
+var bfdStates = [4]string{"AdminDown", "Down", "Init", "Up"}
+
+func bfdControlUDP(c *ctx, u *udpDatagram) bool {
+	b := u.payload
+	if len(b) < 24 || b[0]>>5 != 1 {
+		return false
+	}
+	t := c.colSet("BFD Control")
+	st := t.Begin()
+	t.Lit("Diag: ")
+	if d := int(b[0] & 0x1f); d < len(bfdDiag) {
+		t.Lit(bfdDiag[d])
+	} else {
+		t.Lit("Unknown")
+	}
+	t.Lit(", State: ")
+	t.Lit(bfdStates[b[1]>>6])
+	t.Lit(", Flags: 0x")
+	t.B = appendHexLower(t.B, uint64(b[1]&0x3f), 2)
+	t.End(span.Message, st)
+	return true
+}
+
+func bfdEchoUDP(c *ctx, u *udpDatagram) bool {
+	c.colSet("BFD Echo").Field(span.Message, "Originator specific content")
 	return true
 }

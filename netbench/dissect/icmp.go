@@ -16,8 +16,9 @@ import (
 
 // extState is the per-capture state of the protocols outside the core.
 type extState struct {
-	echo *convTable[echoKey, int]  // echo requests seen: frame number
-	tftp *convTable[tftpKey, bool] // TFTP transfers announced by a request
+	echo *convTable[echoKey, int]    // echo requests seen: frame number
+	tftp *convTable[tftpKey, bool]   // TFTP transfers announced by a request
+	sctp *convTable[sctpKey, uint32] // SCTP: first TSN of each direction
 }
 
 type echoKey struct {

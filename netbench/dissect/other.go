@@ -444,6 +444,8 @@ func (c *ctx) ipOther(proto uint8, b []byte, ver int) {
 		c.igmp(b)
 	case 103:
 		c.pim(b)
+	case protoSCTP:
+		c.sctp(b)
 	case protoGRE:
 		if c.gre(b) {
 			return
@@ -593,4 +595,59 @@ func (c *ctx) pim(b []byte) {
 	}
 	t := c.colSet("PIMv2")
 	t.Field(span.Message, name)
+}
+
+var sctpChunks = map[byte]string{0: "DATA", 1: "INIT", 2: "INIT_ACK", 3: "SACK", 4: "HEARTBEAT",
+	5: "HEARTBEAT_ACK", 6: "ABORT", 7: "SHUTDOWN", 8: "SHUTDOWN_ACK", 9: "ERROR",
+	10: "COOKIE_ECHO", 11: "COOKIE_ACK", 12: "ECNE", 13: "CWR", 14: "SHUTDOWN_COMPLETE",
+	15: "AUTH", 64: "I_DATA", 128: "ASCONF_ACK", 130: "RE_CONFIG", 132: "PAD",
+	192: "FORWARD_TSN", 193: "ASCONF", 194: "I_FORWARD_TSN"}
+
+// sctpKey names one direction of an SCTP association: the sender of the
+// TSNs.
+type sctpKey struct {
+	src, dst         netip.Addr
+	srcPort, dstPort uint16
+}
+
+// sctp renders the chunk names of an SCTP packet (IP protocol 132).
+func (c *ctx) sctp(b []byte) {
+	if len(b) < 12 {
+		c.malformed("SCTP", "truncated SCTP header")
+		return
+	}
+	t := c.colSet("SCTP")
+	st := t.Begin()
+	for o := 12; o+4 <= len(b); {
+		typ := b[o]
+		l := int(binary.BigEndian.Uint16(b[o+2:]))
+		name, ok := sctpChunks[typ]
+		if !ok {
+			name = "UNKNOWN"
+		}
+		t.Lit(name)
+		t.Lit(" ")
+		if typ == 3 && l >= 12 && o+12 <= len(b) {
+			// tshark shows TSNs relative to the first one seen from the peer.
+			ack := binary.BigEndian.Uint32(b[o+4:])
+			e := &c.d.ext
+			if e.sctp == nil {
+				e.sctp = newConvTable[sctpKey, uint32](256)
+			}
+			base, fresh := e.sctp.get(sctpKey{c.dst, c.src, binary.BigEndian.Uint16(b[2:]), binary.BigEndian.Uint16(b)})
+			if fresh {
+				*base = ack
+			}
+			t.Lit("(Ack=")
+			t.B = strconv.AppendUint(t.B, uint64(ack-*base), 10)
+			t.Lit(", Arwnd=")
+			t.B = strconv.AppendUint(t.B, uint64(binary.BigEndian.Uint32(b[o+8:])), 10)
+			t.Lit(") ")
+		}
+		if l < 4 {
+			break
+		}
+		o += (l + 3) &^ 3
+	}
+	t.End(span.Message, st)
 }

@@ -249,3 +249,76 @@ func TestLongTailSpans(t *testing.T) {
 		t.Errorf("last span %q, want P_ACK_V1", got)
 	}
 }
+
+// A data segment of conversation sp→dp after tcpOpen.
+func tcpData(sp, dp uint16, payload string) tframe {
+	return raw(ip4(6, hostA, hostB, 64, tcpPkt(sp, dp, 1001, 5001, thACK|thPSH, unhex(payload))))
+}
+
+func TestLongTailTCPApps(t *testing.T) {
+	cases := []struct {
+		name        string
+		sp, dp      uint16
+		payload     string
+		proto, info string
+	}{
+		{"modbus query", 40000, 502, "0001 0000 0006 01 01 0000 000a",
+			"Modbus/TCP", "   Query: Trans:     1; Unit:   1, Func:   1: Read Coils"},
+		{"mqtt ping", 40000, 1883, "c000", "MQTT", "Ping Request"},
+		{"mqtt publish then disconnect", 40000, 1883, "3008 0004 74657374 6869 e000",
+			"MQTT", "Publish Message [test], Disconnect Req"},
+		{"bgp keepalive", 40000, 179, "ffffffffffffffffffffffffffffffff 0013 04", "BGP", "KEEPALIVE Message"},
+		{"kafka request", 40000, 9092, "00000011 0012 0000 00000001 0007 636c69656e7431",
+			"Kafka", "Kafka ApiVersions v0 Request"},
+		{"redis request", 40000, 6379, hex.EncodeToString([]byte("*2\r\n$3\r\nGET\r\n$3\r\nfoo\r\n")),
+			"RESP", "Request: GET foo"},
+		{"pgsql startup", 40000, 5432, "00000008 04d2162f", "PGSQL", ">"},
+		{"bittorrent handshake", 40000, 6881,
+			hex.EncodeToString(append([]byte("\x13BitTorrent protocol"), make([]byte, 48)...)),
+			"BitTorrent", "Handshake  "},
+		{"hislip initialize", 40000, 4880, "4853 00 00 00010000 0000000000000007" + hex.EncodeToString([]byte("hislip0")),
+			"HiSLIP", "Initialize hislip0"},
+		{"iec104 startdt", 40000, 2404, "680407000000", "IEC 60870-5-104", "<- U (STARTDT act) "},
+		{"socks5 greeting", 40000, 1080, "050100", "Socks", "Version: 5 Connect to server request"},
+		{"dnp3 beside a socks port", 1080, 20000, "056408c404000300b4b8c0c1 0daf84",
+			"DNP 3.0", "Cold Restart"},
+	}
+	for _, tc := range cases {
+		frames := append(tcpOpen(tc.sp, tc.dp), tcpData(tc.sp, tc.dp, tc.payload))
+		proto, info, _ := render(frames...)
+		if proto != tc.proto || info != tc.info {
+			t.Errorf("%s: got %q | %q, want %q | %q", tc.name, proto, info, tc.proto, tc.info)
+		}
+	}
+}
+
+func TestLongTailTunnels(t *testing.T) {
+	inner := ip4(1, hostA, hostB, 64, unhex("0800 0000 0007 0001"))
+	cases := []struct {
+		name        string
+		frame       tframe
+		proto, info string
+	}{
+		{"gre", raw(ip4(47, hostA, hostB, 64, append(unhex("0000 0800"), inner...))),
+			"ICMP", "Echo (ping) request  id=0x0007, seq=1/256, ttl=64"},
+		{"vxlan", raw(ip4(17, hostA, hostB, 64, udpPkt(40000, 4789,
+			append(unhex("0800000000000100"), ether(0x0800, inner)...)))),
+			"ICMP", "Echo (ping) request  id=0x0007, seq=1/256, ttl=64"},
+		{"gtp-u", raw(ip4(17, hostA, hostB, 64, udpPkt(2152, 2152,
+			append(unhex("30ff"+"0010"+"00000001"), inner...)))),
+			"GTP <ICMP>", "Echo (ping) request  id=0x0007, seq=1/256, ttl=64"},
+		{"sctp sack", raw(ip4(132, hostA, hostB, 64, unhex("0b590b59 00000001 00000000 03000010 00000064 00002000 00000000"))),
+			"SCTP", "SACK (Ack=0, Arwnd=8192) "},
+		{"snmp get", raw(ip4(17, hostA, hostB, 64, udpPkt(40000, 161,
+			unhex("3026 020101 0406 7075626c6963 a019 020101 020100 020100 300e 300c 0608 2b06010201010300 0500")))),
+			"SNMP", "get-request 1.3.6.1.2.1.1.3.0"},
+		{"bacnet who-is", raw(ip4(17, hostA, hostB, 64, udpPkt(47808, 47808, unhex("810b000c 0120ffff00ff 1008")))),
+			"BACnet-APDU", "Unconfirmed-REQ who-Is "},
+	}
+	for _, tc := range cases {
+		proto, info, _ := render(tc.frame)
+		if proto != tc.proto || info != tc.info {
+			t.Errorf("%s: got %q | %q, want %q | %q", tc.name, proto, info, tc.proto, tc.info)
+		}
+	}
+}

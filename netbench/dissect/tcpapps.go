@@ -452,6 +452,9 @@ func tpktRender(s *tcpSegment, b []byte) {
 		t.End(span.Message, st)
 		return
 	case 0xf0: // DT
+		if len(b) >= 3 && b[2]&0x80 != 0 && int(b[0])+1 <= len(b) && s7comm(s.c, b[int(b[0])+1:]) {
+			return
+		}
 		if len(b) >= 3 && b[2]&0x80 == 0 && int(b[0])+1 <= len(b) {
 			t := s.c.colSet("COTP")
 			st := t.Begin()

@@ -201,3 +201,37 @@ func s7Userdata(t *span.Text, par, data []byte) {
 		}
 	}
 }
+
+// --- T.125 (MCS) domain PDUs in COTP data on the RDP port ---
+
+var t125PDUs = [...]string{"plumbDomainIndication", "erectDomainRequest", "mergeChannelsRequest",
+	"mergeChannelsConfirm", "purgeChannelsIndication", "mergeTokensRequest", "mergeTokensConfirm",
+	"purgeTokensIndication", "disconnectProviderUltimatum", "rejectMCSPDUUltimatum",
+	"attachUserRequest", "attachUserConfirm", "detachUserRequest", "detachUserIndication",
+	"channelJoinRequest", "channelJoinConfirm", "channelLeaveRequest", "channelConveneRequest",
+	"channelConveneConfirm", "channelDisbandRequest", "channelDisbandIndication",
+	"channelAdmitRequest", "channelAdmitIndication", "channelExpelRequest",
+	"channelExpelIndication"}
+
+// t125 renders an MCS domain PDU other than the data transfer ones.
+func t125(c *ctx, b []byte) bool {
+	if len(b) < 1 {
+		return false
+	}
+	choice := int(b[0] >> 2)
+	if choice >= len(t125PDUs) {
+		return false
+	}
+	t := c.colSet("T.125")
+	st := t.Begin()
+	t.Lit(t125PDUs[choice])
+	t.Lit(" ")
+	switch {
+	case choice == 14 && len(b) >= 5:
+		t.B = strconv.AppendUint(t.B, uint64(binary.BigEndian.Uint16(b[3:])), 10)
+	case choice == 15 && len(b) >= 6:
+		t.B = strconv.AppendUint(t.B, uint64(binary.BigEndian.Uint16(b[4:])), 10)
+	}
+	t.End(span.Message, st)
+	return true
+}

@@ -452,8 +452,14 @@ func tpktRender(s *tcpSegment, b []byte) {
 		t.End(span.Message, st)
 		return
 	case 0xf0: // DT
-		if len(b) >= 3 && b[2]&0x80 != 0 && int(b[0])+1 <= len(b) && s7comm(s.c, b[int(b[0])+1:]) {
-			return
+		if len(b) >= 3 && b[2]&0x80 != 0 && int(b[0])+1 <= len(b) {
+			user := b[int(b[0])+1:]
+			if s7comm(s.c, user) {
+				return
+			}
+			if (s.srcPort == 3389 || s.dstPort == 3389) && t125(s.c, user) {
+				return
+			}
 		}
 		if len(b) >= 3 && b[2]&0x80 == 0 && int(b[0])+1 <= len(b) {
 			t := s.c.colSet("COTP")

@@ -232,7 +232,7 @@ func (c *ctx) etherOther(et uint16, srcMAC, dstMAC, b []byte) {
 	case etherLLDP:
 		c.lldp(b)
 	case etherEAPOL:
-		c.other("EAPOL", "EAPOL")
+		c.eapol(b)
 	case etherPPPoED:
 		c.pppoed(b)
 	default:
@@ -650,4 +650,51 @@ func (c *ctx) sctp(b []byte) {
 		o += (l + 3) &^ 3
 	}
 	t.End(span.Message, st)
+}
+
+// eapol renders an EAPOL-Key frame as its place in the 4-way or group key
+// handshake.
+func (c *ctx) eapol(b []byte) {
+	if len(b) < 4 {
+		c.malformed("EAPOL", "truncated EAPOL header")
+		return
+	}
+	switch b[1] {
+	case 3: // Key
+	case 1:
+		c.other("EAPOL", "Start")
+		return
+	case 2:
+		c.other("EAPOL", "Logoff")
+		return
+	default:
+		c.other("EAPOL", "EAPOL")
+		return
+	}
+	t := c.colSet("EAPOL")
+	if len(b) < 4+95 {
+		t.Field(span.Message, "Key")
+		return
+	}
+	k := b[4:]
+	info := binary.BigEndian.Uint16(k[1:])
+	dataLen := binary.BigEndian.Uint16(k[93:])
+	var msg string
+	switch {
+	case info&0x0008 == 0: // group key handshake
+		if info&0x0080 != 0 {
+			msg = "Key (Group Message 1 of 2)"
+		} else {
+			msg = "Key (Group Message 2 of 2)"
+		}
+	case info&0x0080 != 0 && info&0x0040 != 0:
+		msg = "Key (Message 3 of 4)"
+	case info&0x0080 != 0:
+		msg = "Key (Message 1 of 4)"
+	case info&0x0200 != 0 && dataLen == 0:
+		msg = "Key (Message 4 of 4)"
+	default:
+		msg = "Key (Message 2 of 4)"
+	}
+	t.Field(span.Message, msg)
 }

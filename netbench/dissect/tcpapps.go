@@ -90,7 +90,8 @@ func init() {
 	registerTCP(bitcoinApp{}, 8333)
 	registerTCP(&tcpFuncApp{hdr: 8, pduLen: opcuaLen, render: opcuaRender}, 4840)
 	registerTCP(&tcpFuncApp{hdr: 4, pduLen: gitLen, render: gitRender}, 9418)
-	registerTCP(kismetApp{}, 2501)
+	registerTCP(lineApp{"kismet", 2501}, 2501)
+	registerTCP(lineApp{"NNTP", 119}, 119)
 	registerTCP(socksApp{}, 1080)
 	registerTCP(rsyncApp{}, 873)
 	registerTCP(gnutellaApp{}, 6346)
@@ -849,11 +850,15 @@ func gitRender(s *tcpSegment, pdu []byte) {
 	s.done()
 }
 
-// --- Kismet client/server protocol: text lines ---
+// --- Text line protocols (Kismet, NNTP): "Request: " or "Response: " and
+// the segment's first line ---
 
-type kismetApp struct{}
+type lineApp struct {
+	proto string
+	port  uint16 // the server's port
+}
 
-func (kismetApp) dissect(s *tcpSegment, data []byte) int {
+func (a lineApp) dissect(s *tcpSegment, data []byte) int {
 	if keepAlive(s) {
 		return len(data)
 	}
@@ -861,10 +866,13 @@ func (kismetApp) dissect(s *tcpSegment, data []byte) int {
 	if i := indexByte(line, '\n'); i >= 0 {
 		line = line[:i]
 	}
-	t := s.c.colSet("kismet")
+	if len(line) > 0 && line[len(line)-1] == '\r' {
+		line = line[:len(line)-1]
+	}
+	t := s.c.colSet(a.proto)
 	s.done()
 	st := t.Begin()
-	if s.srcPort == 2501 {
+	if s.srcPort == a.port {
 		t.Lit("Response: ")
 	} else {
 		t.Lit("Request: ")

@@ -42,6 +42,7 @@ func init() {
 	udpHeurs = append(udpHeurs, rtpsHeur)
 	registerUDP(udpFuncApp(bfdControlUDP), 3784)
 	registerUDP(udpFuncApp(bfdEchoUDP), 3785)
+	registerUDP(udpFuncApp(egdUDP), 18246)
 	udpHeurs = append(udpHeurs, tftpHeur, wireguardHeur)
 }
 
@@ -1055,5 +1056,22 @@ func bfdControlUDP(c *ctx, u *udpDatagram) bool {
 
 func bfdEchoUDP(c *ctx, u *udpDatagram) bool {
 	c.colSet("BFD Echo").Field(span.Message, "Originator specific content")
+	return true
+}
+
+// --- GE Ethernet Global Data ---
+
+func egdUDP(c *ctx, u *udpDatagram) bool {
+	b := u.payload
+	if len(b) < 12 || b[0] != 0x0d {
+		return false
+	}
+	t := c.colSet("EGD")
+	st := t.Begin()
+	t.Lit("Data Msg: ExchangeID=0x")
+	t.B = appendHex(t.B, uint64(binary.LittleEndian.Uint32(b[8:])), 8)
+	t.Lit(", RequestID=")
+	t.B = strconv.AppendUint(t.B, uint64(binary.LittleEndian.Uint16(b[2:])), 10)
+	t.End(span.Message, st)
 	return true
 }

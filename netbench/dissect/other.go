@@ -229,6 +229,12 @@ func (c *ctx) etherOther(et uint16, srcMAC, dstMAC, b []byte) {
 	switch et {
 	case 0x8035:
 		c.arp(b)
+	case 0x8903: // Cisco FabricPath: FTag/TTL, then the inner Ethernet frame with its FCS
+		if len(b) >= 2+14+4 {
+			c.ethernet(b[2 : len(b)-4])
+			return
+		}
+		c.malformed("CFP", "truncated FabricPath header")
 	case etherLLDP:
 		c.lldp(b)
 	case etherEAPOL:

@@ -5,6 +5,7 @@ package capture
 
 import (
 	"bufio"
+	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -89,6 +90,13 @@ func NewReader(name string, rd io.Reader) (*Reader, error) {
 	magic, err := br.Peek(4)
 	if err != nil {
 		return nil, fmt.Errorf("%s: not a capture file: %w", name, noEOF(err))
+	}
+	if magic[0] == 0x1f && magic[1] == 0x8b { // gzip-compressed, as tshark reads it
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("%s: bad gzip stream: %w", name, noEOF(err))
+		}
+		return NewReader(name, gz)
 	}
 	r := &Reader{name: name}
 	switch m := binary.LittleEndian.Uint32(magic); m {

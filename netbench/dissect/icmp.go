@@ -365,7 +365,9 @@ func (c *ctx) icmpv6(b []byte) {
 		t.Lit(", hop limit=")
 		t.B = strconv.AppendUint(t.B, uint64(c.ipTTL), 10)
 		if typ == 128 {
-			c.echoRequest(id, seq, true)
+			if c.p.Protocol != "Teredo" {
+				c.echoRequest(id, seq, true)
+			}
 		} else if n := c.echoReply(id, seq, true); n > 0 {
 			t.Lit(" (request in ")
 			t.B = strconv.AppendInt(t.B, int64(n), 10)
@@ -420,4 +422,8 @@ func (c *ctx) icmpv6(b []byte) {
 		}
 	}
 	t.End(span.Message, st)
+	if c.truncated && typ >= 133 && typ <= 137 {
+		// tshark reads the options past the captured bytes and throws.
+		t.Lit("[Packet size limited during capture]")
+	}
 }

@@ -43,6 +43,8 @@ func init() {
 	registerUDP(udpFuncApp(bfdControlUDP), 3784)
 	registerUDP(udpFuncApp(bfdEchoUDP), 3785)
 	registerUDP(udpFuncApp(egdUDP), 18246)
+	registerUDP(udpFuncApp(cupsUDP), 631)
+	registerUDP(udpFuncApp(ripUDP), 520)
 	udpHeurs = append(udpHeurs, tftpHeur, wireguardHeur)
 }
 
@@ -1073,5 +1075,64 @@ func egdUDP(c *ctx, u *udpDatagram) bool {
 	t.Lit(", RequestID=")
 	t.B = strconv.AppendUint(t.B, uint64(binary.LittleEndian.Uint16(b[2:])), 10)
 	t.End(span.Message, st)
+	return true
+}
+
+// --- CUPS browsing: "type state uri ..." ---
+
+func cupsUDP(c *ctx, u *udpDatagram) bool {
+	b := u.payload
+	f := make([][]byte, 0, 3)
+	for len(f) < 3 {
+		i := 0
+		for i < len(b) && b[i] == ' ' {
+			i++
+		}
+		b = b[i:]
+		j := 0
+		for j < len(b) && b[j] != ' ' && b[j] != '\n' {
+			j++
+		}
+		if j == 0 {
+			return false
+		}
+		f = append(f, b[:j])
+		b = b[j:]
+	}
+	var state string
+	switch string(f[1]) {
+	case "3":
+		state = "idle"
+	case "4":
+		state = "processing"
+	case "5":
+		state = "stopped"
+	default:
+		state = "unknown"
+	}
+	t := c.colSet("CUPS")
+	st := t.Begin()
+	t.LitBytes(f[2])
+	t.Lit(" (" + state + ")")
+	t.End(span.Message, st)
+	return true
+}
+
+// --- RIP ---
+
+func ripUDP(c *ctx, u *udpDatagram) bool {
+	b := u.payload
+	if len(b) < 4 || (b[1] != 1 && b[1] != 2) {
+		return false
+	}
+	t := c.colSet("RIPv" + strconv.Itoa(int(b[1])))
+	switch b[0] {
+	case 1:
+		t.Field(span.Message, "Request")
+	case 2:
+		t.Field(span.Message, "Response")
+	default:
+		t.Field(span.Message, "Unknown command ("+strconv.Itoa(int(b[0]))+")")
+	}
 	return true
 }

@@ -400,10 +400,26 @@ func (tpktApp) dissect(s *tcpSegment, data []byte) int {
 	if keepAlive(s) {
 		return len(data)
 	}
+	rdp := s.srcPort == 3389 || s.dstPort == 3389
+	st, _ := s.conv.appState.(*rdpState)
+	if st == nil {
+		st = &rdpState{}
+		s.conv.appState = st
+	}
 	off := 0
 	for off < len(data) {
 		rest := data[off:]
 		if rest[0] != 3 {
+			if rdp && !st.tls && rest[0]&3 == 0 {
+				// An RDP fast-path PDU.
+				// tshark takes a fast-path PDU only when it is complete.
+				if n := rdpFastPathLen(rest); n >= 2 && n <= len(rest) {
+					rdpFastPath(s.c, rest[:n], s.srcPort == 3389)
+					s.done()
+					off += n
+					continue
+				}
+			}
 			t := s.c.colSet("TPKT")
 			t.Field(span.Message, "Continuation")
 			s.done()
@@ -437,7 +453,8 @@ func tpktRender(s *tcpSegment, b []byte) {
 		if len(b) < 7 {
 			break
 		}
-		if rdpNegotiation(s.c, typ, b[7:]) {
+		rs, _ := s.conv.appState.(*rdpState)
+		if rdpNegotiation(s.c, typ, b[7:], rs) {
 			return
 		}
 		t := s.c.colSet("COTP")
@@ -458,8 +475,25 @@ func tpktRender(s *tcpSegment, b []byte) {
 			if s7comm(s.c, user) {
 				return
 			}
-			if (s.srcPort == 3389 || s.dstPort == 3389) && t125(s.c, user) {
-				return
+			if s.srcPort == 3389 || s.dstPort == 3389 {
+				if rdpMCSConnect(s.c, user) {
+					return
+				}
+				if len(user) >= 7 && (user[0]>>2 == 25 || user[0]>>2 == 26) {
+					// MCS send data: initiator, channel, flags, PER length
+					o := 6
+					if user[o]&0x80 != 0 {
+						o++
+					}
+					o++
+					if o <= len(user) {
+						rdpSecurity(s.c, user[o:])
+						return
+					}
+				}
+				if t125(s.c, user) {
+					return
+				}
 			}
 		}
 		if len(b) >= 3 && b[2]&0x80 == 0 && int(b[0])+1 <= len(b) {
@@ -479,7 +513,7 @@ func tpktRender(s *tcpSegment, b []byte) {
 
 // rdpNegotiation renders the RDP cookie and negotiation request/response
 // carried in a COTP CR or CC.
-func rdpNegotiation(c *ctx, typ byte, user []byte) bool {
+func rdpNegotiation(c *ctx, typ byte, user []byte, rs *rdpState) bool {
 	var cookie []byte
 	if typ == 0xe0 && len(user) >= 8 && string(user[:8]) == "Cookie: " {
 		for i := 0; i+1 < len(user); i++ {
@@ -500,6 +534,9 @@ func rdpNegotiation(c *ctx, typ byte, user []byte) bool {
 			neg = "Negotiate Request"
 		case typ == 0xd0 && user[0] == 2:
 			neg = "Negotiate Response"
+			if binary.LittleEndian.Uint32(user[4:]) != 0 && rs != nil {
+				rs.tls = true // TLS or CredSSP follows
+			}
 		case typ == 0xd0 && user[0] == 3:
 			neg = "Negotiate Failure"
 		}

@@ -17,6 +17,8 @@ func init() {
 	registerTCP(&tcpFuncApp{hdr: 10, pduLen: pptpLen, render: pptpRender}, 1723)
 	registerTCP(respApp{}, 6379)
 	registerTCP(&tcpFuncApp{hdr: 4, pduLen: kafkaLen, render: kafkaRender}, 9092)
+	registerTCP(drdaApp, 446)
+	tcpHeurs = append(tcpHeurs, drdaHeur)
 }
 
 // --- PostgreSQL (packet-pgsql.c): ">" or "<", then the message types ---
@@ -347,4 +349,53 @@ func kafkaRender(s *tcpSegment, pdu []byte) {
 	if max, ok := kafkaMaxVersion[api]; ok && ver > max {
 		t.Lit(" [Unsupported API version]")
 	}
+}
+
+// --- DRDA (DB2), found heuristically: each DSS names its command or reply ---
+
+var drdaCodePoints = map[uint16]string{
+	0x1041: "EXCSAT", 0x106D: "ACCSEC", 0x106E: "SECCHK", 0x2001: "ACCRDB", 0x1443: "EXCSATRD",
+	0x14AC: "ACCSECRD", 0x1219: "SECCHKRM", 0x2201: "ACCRDBRM", 0x2408: "SQLCARD",
+	0x2414: "SQLSTT", 0x200D: "PRPSQLSTT", 0x2450: "SQLATTR", 0x200C: "OPNQRY",
+	0x2014: "EXCSQLSET", 0x2411: "SQLDARD", 0x2205: "OPNQRYRM", 0x241A: "QRYDSC",
+	0x241B: "QRYDTA", 0x220B: "ENDQRYRM", 0x200E: "RDBCMM", 0x220C: "ENDUOWRM",
+	0x200B: "EXCSQLSTT", 0x2412: "SQLDTA", 0x2219: "RSLSETRM", 0x2413: "SQLDTARD",
+	0x240E: "SQLRSLRD", 0x240B: "SQLCINRD", 0x2005: "CLSQRY", 0x201A: "DSCSQLSTT",
+	0x200A: "EXCSQLIMM", 0x2006: "CNTQRY", 0x200F: "RDBRLLBCK", 0x2004: "BGNBND",
+	0x2008: "DSCRDBTBL", 0x2009: "ENDBND", 0x2007: "DRPPKG", 0x2002: "BNDSQLSTT",
+0x1254: "CMDCHKRM", 0x124C: "SYNTAXRM", 0x1245: "PRCCNVRM",
+	0x2204: "RDBNACRM", 0x2211: "RDBNFNRM", 0x220D: "ABNUOWRM", 0x2218: "RDBUPDRM",
+	0x2202: "QRYNOPRM", 0x220F: "OPNQFLRM", 0x2209: "PKGBNARM", 0x220A: "DSCINVRM",
+	0x2213: "SQLERRRM", 0x1232: "AGNPRMRM", 0x125F: "TRGNSPRM", 0x2207: "RDBACCRM",
+	0x2419: "SQLOBJNAM",
+}
+
+func drdaHeur(s *tcpSegment, data []byte) tcpApp {
+	if len(data) >= 10 && data[2] == 0xd0 &&
+		int(binary.BigEndian.Uint16(data))-int(binary.BigEndian.Uint16(data[6:])) == 6 {
+		return drdaApp
+	}
+	return nil
+}
+
+var drdaApp = &tcpFuncApp{hdr: 10, pduLen: drdaLen, render: drdaRender}
+
+func drdaLen(b []byte) int {
+	if b[2] != 0xd0 {
+		return -1
+	}
+	return int(binary.BigEndian.Uint16(b))
+}
+
+func drdaRender(s *tcpSegment, pdu []byte) {
+	if !s.rendered {
+		s.c.colSet("DRDA")
+		s.done()
+	}
+	cp := binary.BigEndian.Uint16(pdu[8:])
+	name, ok := drdaCodePoints[cp]
+	if !ok {
+		name = "Unknown (0x" + string(appendHexLower(nil, uint64(cp), 4)) + ")"
+	}
+	s.c.colSep(" | ").Field(span.Message, name)
 }

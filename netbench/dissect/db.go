@@ -18,6 +18,7 @@ func init() {
 	registerTCP(respApp{}, 6379)
 	registerTCP(&tcpFuncApp{hdr: 4, pduLen: kafkaLen, render: kafkaRender}, 9092)
 	registerTCP(drdaApp, 446)
+	registerTCP(&tcpFuncApp{hdr: 8, pduLen: tnsLen, render: tnsRender}, 1521)
 	tcpHeurs = append(tcpHeurs, drdaHeur)
 }
 
@@ -398,4 +399,63 @@ func drdaRender(s *tcpSegment, pdu []byte) {
 		name = "Unknown (0x" + string(appendHexLower(nil, uint64(cp), 4)) + ")"
 	}
 	s.c.colSep(" | ").Field(span.Message, name)
+}
+
+// --- Oracle TNS ---
+
+var tnsTypes = map[byte]string{1: "Connect", 2: "Accept", 3: "Acknowledge", 4: "Refuse",
+	5: "Redirect", 6: "Data", 7: "Null", 9: "Abort", 11: "Resend", 12: "Marker",
+	13: "Attention", 14: "Control"}
+
+var tnsDataIDs = map[byte]string{0x01: "Set Protocol", 0x02: "Set Datatypes",
+	0x03: "User OCI Functions", 0x04: "Return Status", 0x05: "Access User Address Space",
+	0x06: "Row Transfer Header", 0x07: "Row Transfer Data", 0x08: "Return OPI Parameter",
+	0x09: "Function Complete", 0x0a: "N Error return definitions follow",
+	0x0b: "Sending I/O Vec only for fast UPI", 0x0c: "Send long for fast UPI",
+	0x0d: "Invoke user callback", 0x0e: "LOB/FILE data follows", 0x0f: "Warning messages",
+	0x10: "Describe Information", 0x11: "Piggy back function follow", 0x12: "Signals special action",
+	0x13: "Flush Out Bind data in DML/w RETURN when error", 0x14: "Binary Column Data"}
+
+func tnsLen(b []byte) int {
+	n := int(binary.BigEndian.Uint16(b))
+	if n == 0 { // version 315 and later: a 32-bit length
+		n = int(binary.BigEndian.Uint32(b))
+		if n > maxPending {
+			return -1
+		}
+	}
+	if n < 8 {
+		return -1
+	}
+	return n
+}
+
+func tnsRender(s *tcpSegment, pdu []byte) {
+	s.done()
+	t := s.c.colSet("TNS")
+	st := t.Begin()
+	defer t.End(span.Message, st)
+	if s.dstPort == 1521 {
+		t.Lit("Request, ")
+	} else {
+		t.Lit("Response, ")
+	}
+	typ := pdu[4]
+	name, ok := tnsTypes[typ]
+	if !ok {
+		name = "Unknown"
+	}
+	t.Lit(name)
+	t.Lit(" (")
+	t.B = strconv.AppendUint(t.B, uint64(typ), 10)
+	t.Lit(")")
+	if typ == 6 && len(pdu) >= 11 {
+		d := pdu[10:]
+		if len(d) >= 4 && d[0] == 0xde && d[1] == 0xad && d[2] == 0xbe && d[3] == 0xef {
+			t.Lit(", Secure Network Services")
+		} else if n, ok := tnsDataIDs[d[0]]; ok {
+			t.Lit(", ")
+			t.Lit(n)
+		}
+	}
 }

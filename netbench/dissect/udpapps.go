@@ -45,6 +45,7 @@ func init() {
 	registerUDP(udpFuncApp(egdUDP), 18246)
 	registerUDP(udpFuncApp(cupsUDP), 631)
 	registerUDP(udpFuncApp(ripUDP), 520)
+	registerUDP(udpFuncApp(icqUDP), 4000)
 	udpHeurs = append(udpHeurs, tftpHeur, wireguardHeur)
 }
 
@@ -1134,5 +1135,22 @@ func ripUDP(c *ctx, u *udpDatagram) bool {
 	default:
 		t.Field(span.Message, "Unknown command ("+strconv.Itoa(int(b[0]))+")")
 	}
+	return true
+}
+
+// --- ICQ over UDP ---
+
+func icqUDP(c *ctx, u *udpDatagram) bool {
+	b := u.payload
+	if len(b) < 2 {
+		return false
+	}
+	v := binary.LittleEndian.Uint16(b)
+	if v < 2 || v > 5 {
+		return false
+	}
+	vs := strconv.Itoa(int(v))
+	t := c.colSet("ICQv" + vs)
+	t.Field(span.Message, "ICQ Version "+vs+" protocol")
 	return true
 }

@@ -39,7 +39,7 @@ func init() {
 	registerUDP(udpFuncApp(dhcpv6UDP), 546, 547)
 	registerUDP(udpFuncApp(isakmpUDP), 500, 4500)
 	registerUDP(udpFuncApp(pfcpUDP), 8805)
-	udpHeurs = append(udpHeurs, rtpsHeur)
+	udpHeurs = append(udpHeurs, rtpsHeur, btDHTHeur)
 	registerUDP(udpFuncApp(bfdControlUDP), 3784)
 	registerUDP(udpFuncApp(bfdEchoUDP), 3785)
 	registerUDP(udpFuncApp(egdUDP), 18246)
@@ -1153,4 +1153,74 @@ func icqUDP(c *ctx, u *udpDatagram) bool {
 	t := c.colSet("ICQv" + vs)
 	t.Field(span.Message, "ICQ Version "+vs+" protocol")
 	return true
+}
+
+// --- BitTorrent DHT (bencoded dictionaries), found heuristically ---
+
+func btDHTHeur(c *ctx, u *udpDatagram) bool {
+	b := u.payload
+	if len(b) < 4 || b[0] != 'd' || b[1] != '1' || b[2] != ':' || (b[3] != 'a' && b[3] != 'r' && b[3] != 'e') {
+		return false
+	}
+	t := c.colSet("BT-DHT")
+	st := t.Begin()
+	t.Lit("BitTorrent DHT Protocol")
+	if b[3] == 'e' && len(b) > 5 && b[4] == 'l' && b[5] == 'i' {
+		// "d1:eli<code>e<len>:<message>e"
+		rest := b[6:]
+		code := atoiPrefix(rest)
+		if i := indexByte(rest, 'e'); i >= 0 {
+			rest = rest[i+1:]
+			n := atoiPrefix(rest)
+			if j := indexByte(rest, ':'); j >= 0 && j+1+n <= len(rest) {
+				t.Lit("error_no=")
+				t.B = strconv.AppendInt(t.B, int64(code), 10)
+				t.Lit(" error_msg=")
+				t.LitBytes(rest[j+1 : j+1+n])
+				t.Lit(" ")
+			}
+		}
+		t.End(span.Message, st)
+		return true
+	}
+	if i := bytesIndex(b, "6:valuesl"); i >= 0 {
+		// Count the strings of the peer list.
+		rest, n := b[i+9:], 0
+		for len(rest) > 0 && rest[0] != 'e' {
+			l := atoiPrefix(rest)
+			j := indexByte(rest, ':')
+			if j < 0 || j+1+l > len(rest) {
+				break
+			}
+			rest = rest[j+1+l:]
+			n++
+		}
+		t.Lit(" reply=")
+		t.B = strconv.AppendInt(t.B, int64(n), 10)
+		t.Lit(" peers")
+		t.End(span.Message, st)
+		return true
+	}
+	const key = "5:nodes"
+	for i := 0; i+len(key) < len(b); i++ {
+		if b[i] == '5' && string(b[i:i+len(key)]) == key {
+			n := atoiPrefix(b[i+len(key):])
+			t.Lit(" reply=")
+			t.B = strconv.AppendInt(t.B, int64(n/26), 10)
+			t.Lit(" nodes")
+			break
+		}
+	}
+	t.End(span.Message, st)
+	return true
+}
+
+// bytesIndex is the index of s in b, or -1.
+func bytesIndex(b []byte, s string) int {
+	for i := 0; i+len(s) <= len(b); i++ {
+		if b[i] == s[0] && string(b[i:i+len(s)]) == s {
+			return i
+		}
+	}
+	return -1
 }

@@ -282,6 +282,11 @@ func TestLongTailTCPApps(t *testing.T) {
 		{"socks5 greeting", 40000, 1080, "050100", "Socks", "Version: 5 Connect to server request"},
 		{"dnp3 beside a socks port", 1080, 20000, "056408c404000300b4b8c0c1 0daf84",
 			"DNP 3.0", "Cold Restart"},
+		{"rdp fast-path input", 40000, 3389, "90161886fb4828856af49f84c21a9374b3ce75025f56",
+			"RDP", "Fast-Path PDU,Unicode,Scancode,Sync"},
+		{"openwire", 40000, 61616, "00000005 0c 00000000", "OpenWire", "RemoveInfo"},
+		{"tns connect", 40000, 1521, "0022 0000 01 00 0000" + strings.Repeat("00", 26), "TNS", "Request, Connect (1)"},
+		{"drda heuristic", 40000, 50000, "000ad00100010004200e", "DRDA", "RDBCMM"},
 	}
 	for _, tc := range cases {
 		frames := append(tcpOpen(tc.sp, tc.dp), tcpData(tc.sp, tc.dp, tc.payload))
@@ -312,6 +317,8 @@ func TestLongTailTunnels(t *testing.T) {
 		{"snmp get", raw(ip4(17, hostA, hostB, 64, udpPkt(40000, 161,
 			unhex("3026 020101 0406 7075626c6963 a019 020101 020100 020100 300e 300c 0608 2b06010201010300 0500")))),
 			"SNMP", "get-request 1.3.6.1.2.1.1.3.0"},
+		{"bt-dht error", raw(ip4(17, hostA, hostB, 64, udpPkt(6881, 6881, []byte("d1:eli201e4:Oopse1:t2:aa1:y1:ee")))),
+			"BT-DHT", "BitTorrent DHT Protocolerror_no=201 error_msg=Oops "},
 		{"bacnet who-is", raw(ip4(17, hostA, hostB, 64, udpPkt(47808, 47808, unhex("810b000c 0120ffff00ff 1008")))),
 			"BACnet-APDU", "Unconfirmed-REQ who-Is "},
 	}

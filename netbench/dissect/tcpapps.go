@@ -799,8 +799,12 @@ func btRender(s *tcpSegment, pdu []byte) {
 		return
 	}
 	l := binary.BigEndian.Uint32(pdu)
-	if l == 0 {
+	if l == 0 && len(pdu) == 4 {
 		t.Lit("KeepAlive  ")
+		return
+	}
+	if len(pdu) < 5 {
+		t.Lit("Continuation data  ")
 		return
 	}
 	name, ok := btMessages[pdu[4]]

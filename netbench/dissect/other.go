@@ -42,31 +42,63 @@ func (c *ctx) arp(b []byte) {
 	}
 	t := c.clearInfo()
 	zeroTHA := tha[0]|tha[1]|tha[2]|tha[3]|tha[4]|tha[5] == 0
+	st := t.Begin()
 	switch op {
 	case 1:
 		switch {
 		case spa == tpa && zeroTHA:
-			t.Field(span.Message, "ARP Announcement for "+tpa.String())
+			t.Lit("ARP Announcement for ")
+			t.B = tpa.AppendTo(t.B)
 		case spa == tpa:
-			t.Field(span.Message, "Gratuitous ARP for "+tpa.String()+" (Request)")
+			t.Lit("Gratuitous ARP for ")
+			t.B = tpa.AppendTo(t.B)
+			t.Lit(" (Request)")
 		case spa.IsUnspecified() && zeroTHA:
-			t.Field(span.Message, "Who has "+tpa.String()+"? (ARP Probe)")
+			t.Lit("Who has ")
+			t.B = tpa.AppendTo(t.B)
+			t.Lit("? (ARP Probe)")
 		default:
-			t.Field(span.Message, "Who has "+tpa.String()+"? Tell "+spa.String())
+			t.Lit("Who has ")
+			t.B = tpa.AppendTo(t.B)
+			t.Lit("? Tell ")
+			t.B = spa.AppendTo(t.B)
 		}
 	case 2:
 		if spa == tpa {
-			t.Field(span.Message, "Gratuitous ARP for "+spa.String()+" (Reply)")
+			t.Lit("Gratuitous ARP for ")
+			t.B = spa.AppendTo(t.B)
+			t.Lit(" (Reply)")
 		} else {
-			t.Field(span.Message, spa.String()+" is at "+macString(sha))
+			t.B = spa.AppendTo(t.B)
+			t.Lit(" is at ")
+			t.B = appendMAC(t.B, sha)
 		}
 	case 3:
-		t.Field(span.Message, "Who is "+macString(tha)+"? Tell "+macString(sha))
+		t.Lit("Who is ")
+		t.B = appendMAC(t.B, tha)
+		t.Lit("? Tell ")
+		t.B = appendMAC(t.B, sha)
 	case 4:
-		t.Field(span.Message, macString(tha)+" is at "+tpa.String())
+		t.B = appendMAC(t.B, tha)
+		t.Lit(" is at ")
+		t.B = tpa.AppendTo(t.B)
 	default:
-		t.Field(span.Message, fmt.Sprintf("Unknown ARP opcode 0x%04x", op))
+		t.Lit("Unknown ARP opcode 0x")
+		t.B = appendHexLower(t.B, uint64(op), 4)
 	}
+	t.End(span.Message, st)
+}
+
+// appendMAC appends a 6-byte MAC address as tshark prints it.
+func appendMAC(b, mac []byte) []byte {
+	const digits = "0123456789abcdef"
+	for i, x := range mac {
+		if i > 0 {
+			b = append(b, ':')
+		}
+		b = append(b, digits[x>>4], digits[x&0xf])
+	}
+	return b
 }
 
 func (c *ctx) llc(srcMAC, dstMAC, b []byte, n int) {

@@ -46,6 +46,7 @@ func init() {
 	registerUDP(udpFuncApp(cupsUDP), 631)
 	registerUDP(udpFuncApp(ripUDP), 520)
 	registerUDP(udpFuncApp(icqUDP), 4000)
+	registerUDP(udpFuncApp(lispUDP), 4342)
 	udpHeurs = append(udpHeurs, tftpHeur, wireguardHeur)
 }
 
@@ -1223,4 +1224,68 @@ func bytesIndex(b []byte, s string) int {
 		}
 	}
 	return -1
+}
+
+// --- LISP control messages over UDP ---
+
+func lispUDP(c *ctx, u *udpDatagram) bool {
+	b := u.payload
+	if len(b) < 4 {
+		return false
+	}
+	typ := b[0] >> 4
+	var name string
+	switch typ {
+	case 1:
+		name = "Map-Request"
+	case 2:
+		name = "Map-Reply"
+	case 3:
+		name = "Map-Register"
+	case 4:
+		name = "Map-Notify"
+	case 8:
+		name = "Encapsulated Control Message"
+	default:
+		return false
+	}
+	t := c.colSet("LISP")
+	st := t.Begin()
+	defer t.End(span.Message, st)
+	t.Lit(name)
+	if (typ != 3 && typ != 4) || b[3] != 1 || len(b) < 16 {
+		return true
+	}
+	o := 16 + int(binary.BigEndian.Uint16(b[14:]))
+	if o+12 > len(b) {
+		return true
+	}
+	mask := int(b[o+5])
+	afi := binary.BigEndian.Uint16(b[o+10:])
+	p := b[o+12:]
+	iid := -1
+	if afi == 16387 && len(p) >= 12 && p[2] == 2 { // LCAF instance ID
+		iid = int(binary.BigEndian.Uint32(p[6:]))
+		afi = binary.BigEndian.Uint16(p[10:])
+		p = p[12:]
+	}
+	var addr netip.Addr
+	switch {
+	case afi == 1 && len(p) >= 4:
+		addr = netip.AddrFrom4([4]byte(p[:4]))
+	case afi == 2 && len(p) >= 16:
+		addr = netip.AddrFrom16([16]byte(p[:16]))
+	default:
+		return true
+	}
+	t.Lit(" for ")
+	if iid >= 0 {
+		t.Lit("[")
+		t.B = strconv.AppendInt(t.B, int64(iid), 10)
+		t.Lit("] ")
+	}
+	t.B = addr.AppendTo(t.B)
+	t.Lit("/")
+	t.B = strconv.AppendInt(t.B, int64(mask), 10)
+	return true
 }

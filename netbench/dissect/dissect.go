@@ -123,7 +123,7 @@ type ctx struct {
 	src, dst netip.Addr
 	// fragment reassembly: set when the current IP payload is a reassembled datagram
 	reassembled bool
-	ipTTL       uint8 // TTL / hop limit of the innermost IP header
+	ipTTL       int // TTL / hop limit of the IP header below; -1 when another header intervenes
 	// the Info column's fence (see colClear)
 	fenceB, fenceS int
 }

@@ -167,8 +167,10 @@ func (c *ctx) icmp(b []byte) {
 		t.B = strconv.AppendUint(t.B, uint64(seq), 10)
 		t.Lit("/")
 		t.B = strconv.AppendUint(t.B, uint64(seq>>8|seq<<8), 10)
-		t.Lit(", ttl=")
-		t.B = strconv.AppendUint(t.B, uint64(c.ipTTL), 10)
+		if c.ipTTL >= 0 {
+			t.Lit(", ttl=")
+			t.B = strconv.AppendUint(t.B, uint64(c.ipTTL), 10)
+		}
 		switch typ {
 		case 8:
 			c.echoRequest(id, seq, false)
@@ -362,8 +364,10 @@ func (c *ctx) icmpv6(b []byte) {
 		t.B = appendHexLower(t.B, uint64(id), 4)
 		t.Lit(", seq=")
 		t.B = strconv.AppendUint(t.B, uint64(seq), 10)
-		t.Lit(", hop limit=")
-		t.B = strconv.AppendUint(t.B, uint64(c.ipTTL), 10)
+		if c.ipTTL >= 0 {
+			t.Lit(", hop limit=")
+			t.B = strconv.AppendUint(t.B, uint64(c.ipTTL), 10)
+		}
 		if typ == 128 {
 			if c.p.Protocol != "Teredo" {
 				c.echoRequest(id, seq, true)

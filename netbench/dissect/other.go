@@ -493,6 +493,7 @@ func (c *ctx) ipOther(proto uint8, b []byte, ver int) {
 		if len(b) >= 12 {
 			n := (int(b[1]) + 2) * 4
 			if n <= len(b) {
+				c.ipTTL = -1 // tshark's ICMP sees no IP header below it
 				c.ipPayload(b[0], b[n:], ver)
 				return
 			}

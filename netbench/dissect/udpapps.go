@@ -532,6 +532,18 @@ func syslogUDP(c *ctx, u *udpDatagram) bool {
 
 // --- NTP ---
 
+var ntpPrivCodes = map[byte]string{0: "PEER_LIST", 1: "PEER_LIST_SUM", 2: "PEER_INFO",
+	3: "PEER_STATS", 4: "SYS_INFO", 5: "SYS_STATS", 6: "IO_STATS", 7: "MEM_STATS",
+	8: "LOOP_INFO", 9: "TIMER_STATS", 10: "CONFIG", 11: "UNCONFIG", 12: "SET_SYS_FLAG",
+	13: "CLR_SYS_FLAG", 14: "MONITOR", 15: "NOMONITOR", 16: "GET_RESTRICT", 17: "RESADDFLAGS",
+	18: "RESSUBFLAGS", 19: "UNRESTRICT", 20: "MON_GETLIST", 21: "RESET_STATS",
+	22: "RESET_PEER", 23: "REREAD_KEYS", 24: "DO_DIRTY_HACK", 25: "DONT_DIRTY_HACK",
+	26: "TRUSTKEY", 27: "UNTRUSTKEY", 28: "AUTHINFO", 29: "TRAPS", 30: "ADD_TRAP",
+	31: "CLR_TRAP", 32: "REQUEST_KEY", 33: "CONTROL_KEY", 34: "GET_CTLSTATS",
+	35: "GET_LEAPINFO", 36: "GET_CLOCKINFO", 37: "SET_CLKFUDGE", 38: "GET_KERNEL",
+	39: "GET_CLKBUGINFO", 41: "SET_PRECISION", 42: "MON_GETLIST_1", 43: "HOSTNAME_ASSOCID",
+	44: "IF_STATS", 45: "IF_RELOAD"}
+
 var ntpModes = [8]string{"reserved", "symmetric active", "symmetric passive", "client",
 	"server", "broadcast", "reserved for NTP control message", "reserved for private use"}
 
@@ -541,6 +553,25 @@ func ntpUDP(c *ctx, u *udpDatagram) bool {
 		return false
 	}
 	mode := b[0] & 7
+	if mode == 7 && len(b) >= 4 { // private (ntpdc) messages
+		t := c.colSet("NTP")
+		st := t.Begin()
+		t.Lit("NTP Version ")
+		t.B = strconv.AppendUint(t.B, uint64(b[0]>>3&7), 10)
+		t.Lit(", private, ")
+		if b[0]&0x80 != 0 {
+			t.Lit("Response, ")
+		} else {
+			t.Lit("Request, ")
+		}
+		if name, ok := ntpPrivCodes[b[3]]; ok {
+			t.Lit(name)
+		} else {
+			t.Lit("Unknown (" + strconv.Itoa(int(b[3])) + ")")
+		}
+		t.End(span.Message, st)
+		return true
+	}
 	if mode >= 6 {
 		return false
 	}

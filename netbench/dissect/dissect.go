@@ -87,6 +87,7 @@ type Dissector struct {
 	c    ctx
 	segs [maxTunnelDepth + 2]tcpSegment
 	dgs  [maxTunnelDepth + 2]udpDatagram
+	ext    extState // state of the protocols outside the core (other.go, icmp.go, ...)
 }
 
 // New returns a Dissector with the given configuration.
@@ -164,7 +165,7 @@ type ctx struct {
 	src, dst netip.Addr
 	// fragment reassembly: set when the current IP payload is a reassembled datagram
 	reassembled bool
-	ipTTL       uint8 // TTL / hop limit of the innermost IP header
+	ipTTL       int // TTL / hop limit of the IP header below; -1 when another header intervenes
 	// the Info column's fence (see colClear)
 	fenceB, fenceS int
 }

@@ -25,6 +25,10 @@ var socksCommands = [4]string{1: "Connect", 2: "Bind", 3: "UdpAssociate"}
 func (httpSocksApp) dissect(s *tcpSegment, data []byte) int {
 	st, ok := s.conv.appState.(*socksConv)
 	if !ok {
+		if len(data) < 3 || data[0] != 5 || len(data) != 2+int(data[1]) || s.dstPort != 1080 {
+			// Not a SOCKS greeting: tshark's port table falls through to the other port.
+			return otherPortApp(s, data, 1080)
+		}
 		st = &socksConv{}
 		s.conv.appState = st
 	}

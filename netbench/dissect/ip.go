@@ -75,7 +75,7 @@ func (c *ctx) ipv4(b []byte) {
 	src := netip.AddrFrom4([4]byte(b[12:16]))
 	dst := netip.AddrFrom4([4]byte(b[16:20]))
 	c.setAddrs(src, dst, b)
-	c.ipTTL = b[8]
+	c.ipTTL = int(b[8])
 	if total == 0 && len(b) > 0 { // TSO: length left to the hardware
 		total = len(b)
 	}
@@ -129,7 +129,7 @@ func (c *ctx) ipv6(b []byte) {
 	src := netip.AddrFrom16([16]byte(b[8:24]))
 	dst := netip.AddrFrom16([16]byte(b[24:40]))
 	c.setAddrs(src, dst, b)
-	c.ipTTL = b[7]
+	c.ipTTL = int(b[7])
 	plen := int(binary.BigEndian.Uint16(b[4:]))
 	end := 40 + plen
 	if plen == 0 { // jumbogram or TSO

@@ -87,7 +87,7 @@ type Dissector struct {
 	c    ctx
 	segs [maxTunnelDepth + 2]tcpSegment
 	dgs  [maxTunnelDepth + 2]udpDatagram
-	ext    extState // state of the protocols outside the core (other.go, icmp.go, ...)
+	ext  extState // state of the protocols outside the core (other.go, icmp.go, ...)
 }
 
 // New returns a Dissector with the given configuration.

@@ -32,6 +32,7 @@ test: build
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReadCapture$$' -fuzztime $(FUZZTIME) ./netbench/capture
 	$(GO) test -run '^$$' -fuzz '^FuzzDissect$$' -fuzztime $(FUZZTIME) ./netbench/dissect
+	$(GO) test -run '^$$' -fuzz '^FuzzRoundTrip$$' -fuzztime $(FUZZTIME) ./netbench/bbpe
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...

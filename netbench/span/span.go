@@ -5,6 +5,7 @@
 package span
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 )
@@ -152,3 +153,40 @@ func (t *Text) Append(u *Text) {
 
 // Field returns the bytes of span s in line.
 func (s Span) Field(line []byte) []byte { return line[s.Start:s.End] }
+
+// MarshalJSON writes a span compactly as [start, end, "kind"].
+func (s Span) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 24)
+	b = append(b, '[')
+	b = strconv.AppendInt(b, int64(s.Start), 10)
+	b = append(b, ',')
+	b = strconv.AppendInt(b, int64(s.End), 10)
+	b = append(b, ',', '"')
+	b = append(b, s.Kind.String()...)
+	b = append(b, '"', ']')
+	return b, nil
+}
+
+// UnmarshalJSON reads the form MarshalJSON writes.
+func (s *Span) UnmarshalJSON(b []byte) error {
+	var v [3]json.RawMessage
+	if err := json.Unmarshal(b, &v); err != nil {
+		return fmt.Errorf("span: want [start, end, kind]: %w", err)
+	}
+	var start, end int32
+	var kind Kind
+	if err := json.Unmarshal(v[0], &start); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(v[1], &end); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(v[2], &kind); err != nil {
+		return err
+	}
+	if start < 0 || end < start {
+		return fmt.Errorf("span: bad range [%d, %d)", start, end)
+	}
+	*s = Span{Start: start, End: end, Kind: kind}
+	return nil
+}

@@ -1,0 +1,308 @@
+// Package harness runs the experiments behind each table of the paper and
+// Figure 3: it declares which runs fill which cells, runs each once (shared
+// runs serve several tables), caches every stage by a content hash of its
+// inputs (data, config, code version, seed) so a rerun skips what is done
+// and a killed reproduction resumes where it stopped, and collects the
+// results that package reports prints.
+package harness
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/lens-go/lens/harness/result"
+	"github.com/lens-go/lens/netbench"
+	"github.com/lens-go/lens/netbench/bbpe"
+	"github.com/lens-go/lens/netbench/registry"
+	"github.com/lens-go/lens/netbench/synth"
+)
+
+// Preset scales a whole reproduction.
+type Preset struct {
+	Name        string
+	SynthFlows  int // flows per dataset of the synthetic NetBench
+	SynthMin    int // least flows per class
+	Vocab       int // tokenizer vocabulary
+	Description string
+}
+
+// Presets are the named scales, smallest first.
+var Presets = map[string]Preset{
+	"smoke": {Name: "smoke", SynthFlows: 120, SynthMin: 3, Vocab: 2000, Description: "CI: minutes on 2 cores"},
+	"tiny":  {Name: "tiny", SynthFlows: 600, SynthMin: 6, Vocab: 8000, Description: "the whole report on a 2-core machine"},
+	"small": {Name: "small", SynthFlows: 3000, SynthMin: 10, Vocab: 16000, Description: "a workstation or one GPU"},
+	"base":  {Name: "base", SynthFlows: 40000, SynthMin: 20, Vocab: 32000, Description: "T5-v1.1-base and Table 17's settings (GPU servers)"},
+}
+
+// Config configures a reproduction.
+type Config struct {
+	Out         string // output folder: stages, results.json, report.*
+	Preset      string
+	Seeds       int // finetuning seeds per cell (>= 1)
+	Tables      []string
+	DataDir     string // a corpus made by 'lens ingest'; empty means synthetic NetBench
+	SynthSeed   uint64
+	CodeVersion string
+	Backend     string // the compute backend requested ("" = automatic)
+	Log         io.Writer
+	Registry    *registry.Registry
+}
+
+// Harness is one reproduction in progress.
+type Harness struct {
+	cfg    Config
+	preset Preset
+	reg    *registry.Registry
+	log    io.Writer
+	set    *result.Set
+
+	corpus  *netbench.Corpus
+	splits  *netbench.Splits
+	tok     *bbpe.Tokenizer
+	tokDir  string
+	dataSrc string
+}
+
+// New checks cfg and prepares a harness.
+func New(cfg Config) (*Harness, error) {
+	p, ok := Presets[cfg.Preset]
+	if !ok {
+		var names []string
+		for n := range Presets {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return nil, fmt.Errorf("unknown preset %q (have %s)", cfg.Preset, strings.Join(names, ", "))
+	}
+	if cfg.Out == "" {
+		return nil, errors.New("no output folder")
+	}
+	if cfg.Seeds <= 0 {
+		cfg.Seeds = 1
+	}
+	if cfg.Log == nil {
+		cfg.Log = io.Discard
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = registry.Default()
+	}
+	if cfg.SynthSeed == 0 {
+		cfg.SynthSeed = 1
+	}
+	return &Harness{cfg: cfg, preset: p, reg: cfg.Registry, log: cfg.Log, set: &result.Set{Notes: map[string]string{}}}, nil
+}
+
+// hashOf is the content hash of a stage's identity.
+func hashOf(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // identities are plain data
+	}
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])[:16]
+}
+
+// stage runs fn in OUT/name unless a previous run with the same identity
+// finished there; a stage that was interrupted or whose identity changed is
+// started again from an empty folder (stages that resume inside, like
+// training, keep their own checkpoints in sub-folders named by identity).
+func (h *Harness) stage(name string, identity any, fn func(dir string) error) (string, error) {
+	id := hashOf(identity)
+	dir := filepath.Join(h.cfg.Out, name)
+	marker := filepath.Join(dir, ".done")
+	if b, err := os.ReadFile(marker); err == nil && strings.TrimSpace(string(b)) == id {
+		fmt.Fprintf(h.log, "[%s] %-10s cached (%s)\n", ts(), name, id)
+		return dir, nil
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	start := time.Now()
+	fmt.Fprintf(h.log, "[%s] %-10s running (%s)\n", ts(), name, id)
+	if err := fn(dir); err != nil {
+		return "", fmt.Errorf("stage %s: %w", name, err)
+	}
+	if err := os.WriteFile(marker, []byte(id+"\n"), 0o644); err != nil {
+		return "", err
+	}
+	fmt.Fprintf(h.log, "[%s] %-10s done in %s\n", ts(), name, time.Since(start).Round(time.Millisecond))
+	return dir, nil
+}
+
+func ts() string { return time.Now().Format("15:04:05") }
+
+// Run performs every stage the requested tables need and returns the results.
+func (h *Harness) Run(ctx context.Context) (*result.Set, error) {
+	if err := os.MkdirAll(h.cfg.Out, 0o755); err != nil {
+		return nil, err
+	}
+	if err := h.data(ctx); err != nil {
+		return nil, err
+	}
+	if err := h.tokenizer(ctx); err != nil {
+		return nil, err
+	}
+	if err := h.dataTables(); err != nil {
+		return nil, err
+	}
+	h.models(ctx)
+	if err := h.set.Save(filepath.Join(h.cfg.Out, "results.json")); err != nil {
+		return nil, err
+	}
+	return h.set, nil
+}
+
+// Results returns the results gathered so far.
+func (h *Harness) Results() *result.Set { return h.set }
+
+// data makes (or opens) the corpus, its splits, and audits them.
+func (h *Harness) data(ctx context.Context) error {
+	if h.cfg.DataDir != "" {
+		c, err := netbench.OpenCorpus(h.cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		h.corpus = c
+		h.dataSrc = "corpus " + h.cfg.DataDir
+	} else {
+		scfg := synth.Config{Seed: h.cfg.SynthSeed, Flows: h.preset.SynthFlows, MinFlows: h.preset.SynthMin}
+		pcaps, err := h.stage("synth", struct {
+			synth.Config
+			Code string
+		}{scfg, h.cfg.CodeVersion}, func(dir string) error {
+			scfg.Out = dir
+			sum, err := synth.Generate(ctx, h.reg, scfg)
+			if err == nil {
+				fmt.Fprintf(h.log, "           synthetic NetBench: %d captures, %d flows, %d frames\n", sum.Captures, sum.Flows, sum.Frames)
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		cdir, err := h.stage("corpus", struct {
+			Synth string
+			Code  string
+		}{hashOf(scfg), h.cfg.CodeVersion}, func(dir string) error {
+			in, err := netbench.ExpandInputs([]string{pcaps})
+			if err != nil {
+				return err
+			}
+			m, err := netbench.Ingest(ctx, netbench.IngestConfig{Inputs: in, Out: dir, CodeVersion: h.cfg.CodeVersion})
+			if err == nil {
+				fmt.Fprintf(h.log, "           %s", m.Summary())
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if h.corpus, err = netbench.OpenCorpus(cdir); err != nil {
+			return err
+		}
+		h.dataSrc = fmt.Sprintf("synthetic NetBench (seed %d, %d flows/dataset)", h.cfg.SynthSeed, h.preset.SynthFlows)
+	}
+	s, err := netbench.LoadSplits(h.corpus, h.cfg.SynthSeed)
+	if err != nil {
+		if s, err = netbench.Split(h.corpus, h.reg, netbench.SplitConfig{Seed: h.cfg.SynthSeed}); err != nil {
+			return err
+		}
+		if h.cfg.DataDir == "" {
+			if err := s.Save(h.corpus.Dir); err != nil {
+				return err
+			}
+		}
+	}
+	h.splits = s
+	a, err := netbench.RunAudit(h.corpus, h.reg, s)
+	if err != nil {
+		return err
+	}
+	if len(a.Leaks) > 0 {
+		return fmt.Errorf("the splits leak: %s", strings.Join(a.Leaks, "; "))
+	}
+	fmt.Fprintf(h.log, "[%s] audit      no leak (corpus %s, split %s)\n", ts(), short(h.corpus.Manifest.ContentHash), s.Hash())
+	return nil
+}
+
+// tokenizer trains the BBPE tokenizer on the pretraining split.
+func (h *Harness) tokenizer(ctx context.Context) error {
+	id := struct {
+		Corpus, Split string
+		Vocab         int
+		Code          string
+	}{h.corpus.Manifest.ContentHash, h.splits.Hash(), h.preset.Vocab, h.cfg.CodeVersion}
+	dir, err := h.stage("tokenizer", id, func(dir string) error {
+		tr, err := bbpe.NewTrainer(bbpe.TrainConfig{VocabSize: h.preset.Vocab, MinFrequency: 2})
+		if err != nil {
+			return err
+		}
+		pr, pw := io.Pipe()
+		go func() { pw.CloseWithError(netbench.WritePretrainLines(h.corpus, h.splits, h.reg, pw)) }()
+		if err := tr.AddReader("corpus "+short(h.corpus.Manifest.ContentHash)+" pretraining split", pr, bbpe.Lines); err != nil {
+			return err
+		}
+		if err := tr.AddReader("registry contexts and prompts", strings.NewReader(strings.Join(netbench.RegistryText(h.reg), "\n")), bbpe.Lines); err != nil {
+			return err
+		}
+		tok, err := tr.Train()
+		if err != nil {
+			return err
+		}
+		return tok.Save(dir)
+	})
+	if err != nil {
+		return err
+	}
+	h.tokDir = dir
+	h.tok, err = bbpe.Load(dir)
+	return err
+}
+
+// provenance names the data and code of every run of this reproduction.
+func (h *Harness) provenance(config any) result.Provenance {
+	return result.Provenance{
+		DataSource: h.dataSrc, Synthetic: h.cfg.DataDir == "", DataHash: h.corpus.Manifest.ContentHash,
+		SplitHash: h.splits.Hash(), ConfigHash: hashOf(config), Preset: h.preset.Name,
+		Backend: h.backendName(), CodeVersion: h.cfg.CodeVersion,
+	}
+}
+
+// dataTables computes Tables 9 to 11 from the corpus.
+func (h *Harness) dataTables() error {
+	count := func(t string) int { return len(h.tok.AppendIDs(nil, []byte(t))) }
+	st, err := netbench.ComputeStats(h.corpus, h.splits, count, fmt.Sprintf("the BBPE tokenizer (%d tokens)", h.tok.VocabSize()))
+	if err != nil {
+		return err
+	}
+	d := &result.Data{PacketsPerFlow: st.PacketsPerFlow, TokensPerFlow: st.TokensPerFlow, Tokenizer: st.TokenizerName,
+		Shares: map[string][3]float64{}, TaskClasses: map[int]int{}, Prov: h.provenance("data")}
+	for _, ds := range st.PerDataset {
+		d.Shares[ds.Dataset] = [3]float64{ds.Pretrain, ds.Finetune, ds.Test}
+	}
+	for _, t := range h.reg.Tasks {
+		d.TaskClasses[t.ID] = len(t.Labels)
+	}
+	h.set.Data = d
+	return nil
+}
+
+func short(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}

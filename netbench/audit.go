@@ -1,0 +1,115 @@
+package netbench
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/lens-go/lens/netbench/registry"
+)
+
+// Audit is the result of checking a corpus's splits for leakage.
+type Audit struct {
+	Flows         int
+	FlowOverlaps  int            // flows assigned to more than one split (never, by construction)
+	TupleOverlaps map[string]int // "pretrain/test" -> 5-tuples found in both
+	TextOverlaps  map[string]int // identical flow texts found in both
+	ContextLeaks  []string       // pretraining contexts that name a fine label
+	TextLabelHits map[string]int // fine label strings seen in pretraining packet text (traffic's own words, e.g. DNS names): reported, not a leak
+	ClassCounts   map[string][3]int
+	Leaks         []string // everything that makes the audit fail
+	UnknownLabels int
+}
+
+// PretrainContext is the context appended after <sep> to a pretraining flow
+// of dataset d: dataset-level, never a task label.
+func PretrainContext(d *registry.Dataset) string { return d.Context }
+
+// RunAudit checks splits s of corpus c against registry reg: no flow, 5-tuple
+// or identical text shared between pretraining, train and test; no fine label
+// in any pretraining context; class counts per split.
+func RunAudit(c *Corpus, reg *registry.Registry, s *Splits) (*Audit, error) {
+	a := &Audit{TupleOverlaps: map[string]int{}, TextOverlaps: map[string]int{}, TextLabelHits: map[string]int{}, ClassCounts: s.ByClass, UnknownLabels: s.Unlabelled}
+	tuples := map[string]map[string]bool{} // tuple -> splits
+	texts := map[string]map[string]bool{}
+	labels := reg.FineLabels()
+	var labelRE *regexp.Regexp
+	var quoted []string
+	for _, l := range labels {
+		if len(l) >= 4 { // short labels ("us", "yy", "aim") are ordinary substrings
+			quoted = append(quoted, regexp.QuoteMeta(strings.ToLower(l)))
+		}
+	}
+	sort.Slice(quoted, func(i, j int) bool { return len(quoted[i]) > len(quoted[j]) })
+	if len(quoted) > 0 {
+		labelRE = regexp.MustCompile(`\b(` + strings.Join(quoted, "|") + `)\b`)
+	}
+	idx := 0
+	err := c.Flows(func(f *Flow) error {
+		i := idx
+		idx++
+		a.Flows++
+		if i >= len(s.Assign) {
+			return fmt.Errorf("splits cover %d flows, the corpus has more", len(s.Assign))
+		}
+		sp := s.Assign[i]
+		if sp == SplitUnused {
+			return nil
+		}
+		if tuples[f.Tuple()] == nil {
+			tuples[f.Tuple()] = map[string]bool{}
+		}
+		tuples[f.Tuple()][sp] = true
+		text := f.String()
+		if texts[text] == nil {
+			texts[text] = map[string]bool{}
+		}
+		texts[text][sp] = true
+		if sp == SplitPretrain && labelRE != nil {
+			for _, m := range labelRE.FindAllString(strings.ToLower(text), -1) {
+				a.TextLabelHits[m]++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	pairs := [][2]string{{SplitPretrain, SplitTrain}, {SplitPretrain, SplitTest}, {SplitTrain, SplitTest}}
+	for _, m := range []struct {
+		sets map[string]map[string]bool
+		out  map[string]int
+		what string
+	}{{tuples, a.TupleOverlaps, "5-tuples"}, {texts, a.TextOverlaps, "identical flow texts"}} {
+		for _, sp := range m.sets {
+			for _, p := range pairs {
+				if sp[p[0]] && sp[p[1]] {
+					m.out[p[0]+"/"+p[1]]++
+				}
+			}
+		}
+		for _, p := range pairs {
+			if n := m.out[p[0]+"/"+p[1]]; n > 0 {
+				a.Leaks = append(a.Leaks, fmt.Sprintf("%d %s shared by %s and %s", n, m.what, p[0], p[1]))
+			}
+		}
+	}
+	for _, d := range reg.Datasets {
+		if d.Pretrain == 0 {
+			continue
+		}
+		ctx := " " + strings.ToLower(PretrainContext(&d)) + " "
+		for _, l := range labels {
+			if strings.Contains(ctx, " "+strings.ToLower(l)+" ") {
+				msg := fmt.Sprintf("pretraining context of %s (%q) names the fine label %q", d.Name, d.Context, l)
+				a.ContextLeaks = append(a.ContextLeaks, msg)
+				a.Leaks = append(a.Leaks, msg)
+			}
+		}
+	}
+	if a.Flows != len(s.Assign) {
+		a.Leaks = append(a.Leaks, fmt.Sprintf("splits cover %d flows, the corpus has %d", len(s.Assign), a.Flows))
+	}
+	return a, nil
+}

@@ -1,0 +1,296 @@
+package netbench
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// ManifestName is the manifest file of a corpus directory.
+const ManifestName = "manifest.json"
+
+// CorpusFormat is the version of the on-disk corpus layout.
+const CorpusFormat = 1
+
+// Manifest describes a corpus: what went in, what came out, and a content
+// hash that names the data exactly (the SHA-256 of the shard hashes, each
+// over the shard's uncompressed JSON lines, so it does not depend on the
+// compressor).
+type Manifest struct {
+	Format      int            `json:"format"`
+	CodeVersion string         `json:"code_version"`
+	ContentHash string         `json:"content_hash"`
+	Captures    int            `json:"captures"`
+	Frames      int64          `json:"frames"`
+	Flows       int64          `json:"flows"`
+	Skipped     map[string]int `json:"skipped"` // frames or captures left out, by reason
+	Errors      []string       `json:"errors,omitempty"`
+	Sources     []Source       `json:"sources"`
+	Shards      []Shard        `json:"shards"`
+}
+
+// Source is one input capture.
+type Source struct {
+	Path   string `json:"path"`
+	Label  string `json:"label,omitempty"`
+	Frames int64  `json:"frames"`
+	Flows  int64  `json:"flows"`
+	Error  string `json:"error,omitempty"`
+}
+
+// Shard is one compressed file of flows (JSON lines, zstd).
+type Shard struct {
+	Name   string `json:"name"`
+	Flows  int64  `json:"flows"`
+	SHA256 string `json:"sha256"` // of the uncompressed content
+}
+
+// CorpusWriter writes flows to numbered shards in a directory.
+type CorpusWriter struct {
+	dir        string
+	shardFlows int64
+	m          Manifest
+
+	f    *os.File
+	bw   *bufio.Writer
+	zw   *zstd.Encoder
+	h    hash.Hash
+	cur  Shard
+	line []byte
+}
+
+// MaxErrorsKept bounds the error messages kept in a manifest.
+const MaxErrorsKept = 100
+
+// NewCorpusWriter creates dir (which must not hold a corpus already) and
+// writes shards of at most shardFlows flows.
+func NewCorpusWriter(dir string, shardFlows int) (*CorpusWriter, error) {
+	if shardFlows <= 0 {
+		shardFlows = 10000
+	}
+	if _, err := os.Stat(filepath.Join(dir, ManifestName)); err == nil {
+		return nil, fmt.Errorf("%s: already holds a corpus (remove it or choose another --out)", dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	return &CorpusWriter{dir: dir, shardFlows: int64(shardFlows), m: Manifest{Format: CorpusFormat, Skipped: map[string]int{}}}, nil
+}
+
+// Manifest gives access to the manifest being built (counts, sources).
+func (w *CorpusWriter) Manifest() *Manifest { return &w.m }
+
+// Write appends one flow.
+func (w *CorpusWriter) Write(f *Flow) error {
+	if w.zw == nil {
+		if err := w.openShard(); err != nil {
+			return err
+		}
+	}
+	var err error
+	w.line, err = appendJSON(w.line[:0], f)
+	if err != nil {
+		return err
+	}
+	w.line = append(w.line, '\n')
+	w.h.Write(w.line)
+	if _, err := w.zw.Write(w.line); err != nil {
+		return fmt.Errorf("%s: %w", w.cur.Name, err)
+	}
+	w.cur.Flows++
+	w.m.Flows++
+	if w.cur.Flows >= w.shardFlows {
+		return w.closeShard()
+	}
+	return nil
+}
+
+func appendJSON(b []byte, v any) ([]byte, error) {
+	j, err := json.Marshal(v)
+	return append(b, j...), err
+}
+
+func (w *CorpusWriter) openShard() error {
+	w.cur = Shard{Name: fmt.Sprintf("flows-%05d.jsonl.zst", len(w.m.Shards))}
+	f, err := os.Create(filepath.Join(w.dir, w.cur.Name+".tmp"))
+	if err != nil {
+		return err
+	}
+	w.f = f
+	w.bw = bufio.NewWriterSize(f, 1<<20)
+	w.zw, err = zstd.NewWriter(w.bw, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		return err
+	}
+	w.h = sha256.New()
+	return nil
+}
+
+func (w *CorpusWriter) closeShard() error {
+	if w.zw == nil {
+		return nil
+	}
+	err := w.zw.Close()
+	if err == nil {
+		err = w.bw.Flush()
+	}
+	if err == nil {
+		err = w.f.Sync()
+	}
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(filepath.Join(w.dir, w.cur.Name+".tmp"), filepath.Join(w.dir, w.cur.Name))
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", filepath.Join(w.dir, w.cur.Name), err)
+	}
+	w.cur.SHA256 = hex.EncodeToString(w.h.Sum(nil))
+	w.m.Shards = append(w.m.Shards, w.cur)
+	w.zw = nil
+	return nil
+}
+
+// Close finishes the last shard and writes the manifest atomically.
+func (w *CorpusWriter) Close(codeVersion string) error {
+	if err := w.closeShard(); err != nil {
+		return err
+	}
+	w.m.CodeVersion = codeVersion
+	h := sha256.New()
+	for _, s := range w.m.Shards {
+		io.WriteString(h, s.SHA256)
+	}
+	w.m.ContentHash = hex.EncodeToString(h.Sum(nil))
+	return writeJSONAtomic(filepath.Join(w.dir, ManifestName), &w.m)
+}
+
+// writeJSONAtomic writes v as indented JSON to path via a synced temporary
+// file and a rename, so a crash leaves either the old file or the new one.
+func writeJSONAtomic(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(append(b, '\n'))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	return err
+}
+
+// Corpus is a corpus directory opened for reading.
+type Corpus struct {
+	Dir      string
+	Manifest Manifest
+}
+
+// OpenCorpus reads a corpus directory's manifest.
+func OpenCorpus(dir string) (*Corpus, error) {
+	b, err := os.ReadFile(filepath.Join(dir, ManifestName))
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a corpus: %w", dir, err)
+	}
+	c := &Corpus{Dir: dir}
+	if err := json.Unmarshal(b, &c.Manifest); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ManifestName), err)
+	}
+	if c.Manifest.Format != CorpusFormat {
+		return nil, fmt.Errorf("%s: corpus format %d, this program reads %d", dir, c.Manifest.Format, CorpusFormat)
+	}
+	return c, nil
+}
+
+// ErrStop may be returned by a Flows callback to stop early without error.
+var ErrStop = errors.New("stop")
+
+// Flows streams every flow of the corpus, in order, to fn, verifying each
+// shard's content hash as it goes.
+func (c *Corpus) Flows(fn func(*Flow) error) error {
+	for _, s := range c.Manifest.Shards {
+		if err := c.readShard(s, fn); err != nil {
+			if errors.Is(err, ErrStop) {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Corpus) readShard(s Shard, fn func(*Flow) error) error {
+	path := filepath.Join(c.Dir, s.Name)
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	zr, err := zstd.NewReader(bufio.NewReaderSize(f, 1<<20), zstd.WithDecoderConcurrency(1))
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	defer zr.Close()
+	h := sha256.New()
+	br := bufio.NewReaderSize(io.TeeReader(zr, h), 1<<20)
+	line := 0
+	for {
+		b, err := br.ReadBytes('\n')
+		if len(b) > 0 {
+			line++
+			var fl Flow
+			if jerr := json.Unmarshal(b, &fl); jerr != nil {
+				return fmt.Errorf("%s: line %d: %w", path, line, jerr)
+			}
+			if ferr := fn(&fl); ferr != nil {
+				return ferr
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("%s: line %d: %w", path, line+1, err)
+		}
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != s.SHA256 {
+		return fmt.Errorf("%s: content hash %s does not match the manifest's %s: the shard is corrupt", path, got[:12], s.SHA256[:12])
+	}
+	return nil
+}
+
+// sortedReasons lists skip reasons by count (for summaries).
+func sortedReasons(m map[string]int) []string {
+	r := make([]string, 0, len(m))
+	for k := range m {
+		r = append(r, k)
+	}
+	sort.Slice(r, func(i, j int) bool {
+		if m[r[i]] != m[r[j]] {
+			return m[r[i]] > m[r[j]]
+		}
+		return r[i] < r[j]
+	})
+	return r
+}

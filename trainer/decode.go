@@ -302,3 +302,6 @@ func sampleToken(logits []float32, temperature float64, topK int, r *rand.Rand) 
 	}
 	return int32(idx[len(idx)-1])
 }
+
+// BackendName is the backend the decoder's model runs on.
+func (d *Decoder) BackendName() string { return d.t.BackendName }

@@ -2,6 +2,7 @@ package trainer
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -26,12 +27,13 @@ type FinetuneConfig struct {
 	Init string
 	// Seed drives initialisation (from scratch), shuffling and dropout.
 	Seed uint64
-	// LR is the peak learning rate; 0 means 5e-5 (the paper).
-	LR float64
-	// Epochs over the data; 0 means 20 (the paper).
+	// LR is the peak learning rate, Epochs the passes over the data and
+	// Batch the batch size; 0 means the preset's FinetuneDefaults (the
+	// paper's 5e-5, 20 and 32 for "base"). With Init, the preset is the
+	// checkpoint's.
+	LR     float64
 	Epochs int
-	// Batch is the batch size; 0 means 32 (the paper).
-	Batch int
+	Batch  int
 	// EncLen and DecLen are the padded lengths; 0 means the preset's.
 	EncLen, DecLen int
 	// Dropout rate; 0 means 0.1 (the paper), negative means none.
@@ -60,16 +62,34 @@ type FinetuneResult struct {
 	Config      Config    `json:"config"`
 }
 
-// ModelConfig resolves the model configuration of a finetuning run: the
-// architecture from Init's checkpoint (or the preset), the optimisation and
-// shapes from fc.
-func (fc *FinetuneConfig) ModelConfig(steps int) (Config, [][]float32, error) {
+// FinetuneDefaults are the finetuning learning rate, epochs and batch size
+// of a preset: the paper's 5e-5, 20 epochs and batch 32 for "base" (Section
+// 4 and Table 17); larger rates and fewer epochs for the small presets,
+// which train from far fewer examples on a CPU.
+func FinetuneDefaults(preset string) (lr float64, epochs, batch int) {
+	switch preset {
+	case "smoke":
+		return 1e-3, 3, 8
+	case "tiny":
+		return 5e-4, 10, 8
+	case "small":
+		return 1e-4, 20, 16
+	}
+	return 5e-5, 20, 32
+}
+
+// ModelConfig resolves the model configuration of a finetuning run of the
+// given number of optimizer steps: the architecture from Init's checkpoint
+// (or the preset), the optimisation and shapes from fc, with the preset's
+// FinetuneDefaults where fc leaves them zero. It also returns Init's
+// parameters (nil without Init) and the number of epochs.
+func (fc *FinetuneConfig) ModelConfig(steps int) (Config, [][]float32, int, error) {
 	var cfg Config
 	var params [][]float32
 	if fc.Init != "" {
 		st, err := ReadCheckpoint(fc.Init)
 		if err != nil {
-			return Config{}, nil, err
+			return Config{}, nil, 0, err
 		}
 		cfg, params = st.Meta.Config, st.Params
 	} else {
@@ -79,15 +99,20 @@ func (fc *FinetuneConfig) ModelConfig(steps int) (Config, [][]float32, error) {
 		}
 		var err error
 		if cfg, err = Preset(name, fc.VocabSize); err != nil {
-			return Config{}, nil, err
+			return Config{}, nil, 0, err
 		}
 	}
+	lr, epochs, batch := FinetuneDefaults(cfg.Preset)
 	cfg.FinetuneSettings(max(steps, 1))
+	cfg.LearningRate, cfg.BatchSize = lr, batch
 	if fc.LR > 0 {
 		cfg.LearningRate = fc.LR
 	}
 	if fc.Batch > 0 {
 		cfg.BatchSize = fc.Batch
+	}
+	if fc.Epochs > 0 {
+		epochs = fc.Epochs
 	}
 	if fc.EncLen > 0 {
 		cfg.EncLen = fc.EncLen
@@ -101,42 +126,37 @@ func (fc *FinetuneConfig) ModelConfig(steps int) (Config, [][]float32, error) {
 	case fc.Dropout > 0:
 		cfg.Dropout = fc.Dropout
 	}
+	fc.setSteps(&cfg, steps)
+	cfg.Seed = fc.Seed
+	cfg.CheckpointEvery, cfg.LogEvery = 0, 0
+	cfg.MatmulDType = ""
+	return cfg, params, epochs, nil
+}
+
+func (fc *FinetuneConfig) setSteps(cfg *Config, steps int) {
 	ratio := fc.WarmupRatio
 	if ratio <= 0 {
 		ratio = 0.1
 	}
+	cfg.Steps = max(steps, 1)
 	cfg.WarmupSteps = int(ratio * float64(cfg.Steps))
-	cfg.Seed = fc.Seed
-	cfg.CheckpointEvery, cfg.LogEvery = 0, 0
-	return cfg, params, nil
-}
-
-func (fc *FinetuneConfig) epochs() int {
-	if fc.Epochs > 0 {
-		return fc.Epochs
-	}
-	return 20
-}
-
-func (fc *FinetuneConfig) batch() int {
-	if fc.Batch > 0 {
-		return fc.Batch
-	}
-	return 32
 }
 
 // NewFinetuneTrainer builds the model of fc for a run of the given number
 // of optimizer steps, with Init's weights loaded and a fresh optimizer.
 func NewFinetuneTrainer(fc FinetuneConfig, steps int) (*Trainer, error) {
-	cfg, params, err := fc.ModelConfig(steps)
+	cfg, params, _, err := fc.ModelConfig(steps)
 	if err != nil {
 		return nil, err
 	}
+	return newFinetuneTrainer(fc, cfg, params)
+}
+
+func newFinetuneTrainer(fc FinetuneConfig, cfg Config, params [][]float32) (*Trainer, error) {
 	backend, name, err := NewBackend(fc.Backend)
 	if err != nil {
 		return nil, err
 	}
-	cfg.MatmulDType = ""
 	tr, err := New(cfg, backend, name)
 	if err != nil {
 		return nil, err
@@ -157,15 +177,19 @@ func Finetune(ctx context.Context, fc FinetuneConfig, data []Seq2Seq) (*Trainer,
 	if len(data) == 0 {
 		return nil, nil, fmt.Errorf("trainer: no finetuning examples")
 	}
-	batch := fc.batch()
+	cfg, params, epochs, err := fc.ModelConfig(1)
+	if err != nil {
+		return nil, nil, err
+	}
+	batch := cfg.BatchSize
 	perEpoch := (len(data) + batch - 1) / batch
-	steps := perEpoch * fc.epochs()
-	tr, err := NewFinetuneTrainer(fc, steps)
+	fc.setSteps(&cfg, perEpoch*epochs)
+	tr, err := newFinetuneTrainer(fc, cfg, params)
 	if err != nil {
 		return nil, nil, err
 	}
 	res := &FinetuneResult{Examples: len(data), Backend: tr.BackendName, Config: tr.Cfg}
-	for epoch := range fc.epochs() {
+	for epoch := range epochs {
 		order := shuffled(len(data), fc.Seed, epoch)
 		var sum float64
 		for s := range perEpoch {
@@ -188,7 +212,7 @@ func Finetune(ctx context.Context, fc FinetuneConfig, data []Seq2Seq) (*Trainer,
 			sum += st.Loss
 		}
 		res.EpochLoss = append(res.EpochLoss, sum/float64(perEpoch))
-		logf(fc.Progress, "finetune epoch %d/%d  loss %.4f  step %d  backend %s\n", epoch+1, fc.epochs(), sum/float64(perEpoch), tr.Step, tr.BackendName)
+		logf(fc.Progress, "finetune epoch %d/%d  loss %.4f  step %d  backend %s\n", epoch+1, epochs, sum/float64(perEpoch), tr.Step, tr.BackendName)
 	}
 	res.Steps = tr.Step
 	if fc.Out != "" {
@@ -244,4 +268,60 @@ func PackBatch(cfg *Config, rows []Seq2Seq) (Batch, int, error) {
 // (weights only; the optimizer starts fresh if it is trained further).
 func LoadTrainer(path, backendName string) (*Trainer, error) {
 	return NewFinetuneTrainer(FinetuneConfig{Init: path, Backend: backendName, Epochs: 1, Batch: 1}, 1)
+}
+
+// ReadCheckpointMeta reads only the JSON header of a checkpoint (no
+// tensors, no integrity check): its configuration, step and extra fields.
+func ReadCheckpointMeta(path string) (CheckpointMeta, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return CheckpointMeta{}, err
+	}
+	defer f.Close()
+	head := make([]byte, len(ckptMagic)+4+8)
+	if _, err := io.ReadFull(f, head); err != nil || string(head[:len(ckptMagic)]) != ckptMagic {
+		return CheckpointMeta{}, fmt.Errorf("trainer: %s is not a Lens checkpoint", path)
+	}
+	n := binary.LittleEndian.Uint64(head[len(ckptMagic)+4:])
+	if n > 1<<26 {
+		return CheckpointMeta{}, fmt.Errorf("trainer: checkpoint %s is corrupt: metadata length %d", path, n)
+	}
+	raw := make([]byte, n)
+	if _, err := io.ReadFull(f, raw); err != nil {
+		return CheckpointMeta{}, fmt.Errorf("trainer: checkpoint %s is corrupt: %w", path, err)
+	}
+	var meta CheckpointMeta
+	if err := json.Unmarshal(raw, &meta); err != nil {
+		return CheckpointMeta{}, fmt.Errorf("trainer: checkpoint %s is corrupt: metadata: %w", path, err)
+	}
+	return meta, nil
+}
+
+// Lengths returns the encoder and decoder lengths a run of fc will use
+// (to build examples), reading only Init's metadata.
+func (fc *FinetuneConfig) Lengths() (encLen, decLen int, err error) {
+	var cfg Config
+	if fc.Init != "" {
+		meta, err := ReadCheckpointMeta(fc.Init)
+		if err != nil {
+			return 0, 0, err
+		}
+		cfg = meta.Config
+	} else {
+		name := fc.Preset
+		if name == "" {
+			name = "smoke"
+		}
+		if cfg, err = Preset(name, max(fc.VocabSize, 1)); err != nil {
+			return 0, 0, err
+		}
+	}
+	encLen, decLen = cfg.EncLen, cfg.DecLen
+	if fc.EncLen > 0 {
+		encLen = fc.EncLen
+	}
+	if fc.DecLen > 0 {
+		decLen = fc.DecLen
+	}
+	return encLen, decLen, nil
 }

@@ -222,3 +222,44 @@ func TestFinetuneTask1EndToEnd(t *testing.T) {
 		t.Fatalf("accuracy %.3f does not beat the majority rate %.3f", acc, maj)
 	}
 }
+
+func TestFinetuneStartsFromCheckpointWithFreshOptimizer(t *testing.T) {
+	d := untrainedDecoder(t, 200, 16, 8, 2)
+	tr := d.t
+	b := randomBatch(&tr.Cfg, 4)
+	if _, err := tr.TrainStep([]Batch{b}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "pre.ckpt")
+	if err := tr.SaveCheckpoint(path, DataPosition{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	fc := FinetuneConfig{Init: path, Backend: "go", EncLen: 20}
+	ft, err := NewFinetuneTrainer(fc, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := tr.Params()
+	got, _ := ft.Params()
+	for i := range want {
+		if !slices.Equal(want[i], got[i]) {
+			t.Fatalf("parameter %s not loaded", tr.Specs[i].Name)
+		}
+	}
+	// paper optimisation for the checkpoint's preset ("smoke": its defaults), fresh AdamW, new lengths
+	lr, _, batch := FinetuneDefaults("smoke")
+	if ft.Step != 0 || ft.Cfg.LearningRate != lr || ft.Cfg.BatchSize != batch || ft.Cfg.Schedule != "linear" ||
+		ft.Cfg.Steps != 10 || ft.Cfg.WarmupSteps != 1 || ft.Cfg.EncLen != 20 || ft.Cfg.DecLen != 8 || ft.Cfg.Dropout != 0.1 {
+		t.Fatalf("finetune config %+v step %d", ft.Cfg, ft.Step)
+	}
+	if lr, ep, bs := FinetuneDefaults("base"); lr != 5e-5 || ep != 20 || bs != 32 {
+		t.Fatalf("base finetuning defaults %g %d %d, want the paper's 5e-5, 20, 32", lr, ep, bs)
+	}
+	meta, err := ReadCheckpointMeta(path)
+	if err != nil || meta.Step != 1 || meta.Config.EncLen != 16 {
+		t.Fatalf("meta %+v %v", meta, err)
+	}
+	if enc, dec, err := fc.Lengths(); err != nil || enc != 20 || dec != 8 {
+		t.Fatalf("lengths %d %d %v", enc, dec, err)
+	}
+}

@@ -39,7 +39,8 @@ type Config struct {
 	// Init is the pretrained checkpoint the run starts from ("" = scratch).
 	Init string `json:"init,omitempty"`
 	Seed uint64 `json:"seed"`
-	// LR, Epochs, Batch, Dropout: 0 means the paper's 5e-5, 20, 32, 0.1.
+	// LR, Epochs, Batch: 0 means the preset's trainer.FinetuneDefaults (the
+	// paper's 5e-5, 20, 32 for "base"). Dropout: 0 means 0.1, negative none.
 	LR      float64 `json:"lr"`
 	Epochs  int     `json:"epochs"`
 	Batch   int     `json:"batch"`
@@ -71,11 +72,8 @@ func (c *Config) finetune(d *Data, out string) trainer.FinetuneConfig {
 // encLen resolves the encoder length examples are built for.
 func (c *Config) encLen(d *Data) (int, error) {
 	fc := c.finetune(d, "")
-	mc, _, err := fc.ModelConfig(1)
-	if err != nil {
-		return 0, err
-	}
-	return mc.EncLen, nil
+	enc, _, err := fc.Lengths()
+	return enc, err
 }
 
 func (c *Config) decoder(tr *trainer.Trainer) (*trainer.Decoder, error) {
@@ -132,11 +130,11 @@ type ClassifyResult struct {
 	Truth   []string `json:"truth"`
 	Pred    []string `json:"pred"`
 	// Scores[i][j] is the probability of Labels[j] for test flow i.
-	Scores     [][]float64            `json:"scores,omitempty"`
-	Metrics    metrics.Classification `json:"metrics"`
+	Scores     [][]float64             `json:"scores,omitempty"`
+	Metrics    metrics.Classification  `json:"metrics"`
 	Train      *trainer.FinetuneResult `json:"train"`
-	TrainFlows int                    `json:"train_flows"`
-	TestFlows  int                    `json:"test_flows"`
+	TrainFlows int                     `json:"train_flows"`
+	TestFlows  int                     `json:"test_flows"`
 	// DroppedPackets counts packets left out of inputs for length.
 	DroppedPackets int     `json:"dropped_packets"`
 	Checkpoint     string  `json:"checkpoint,omitempty"`

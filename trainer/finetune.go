@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -48,6 +49,14 @@ type FinetuneConfig struct {
 	Progress io.Writer
 	// Extra is stored in the checkpoint's metadata (labels, task, ...).
 	Extra json.RawMessage
+	// Patience, when positive, stops training once the mean training loss
+	// of an epoch has not improved on the best by MinDelta (relative; 0
+	// means 1%) for Patience epochs: Epochs is then the maximum (Table 17:
+	// "total max epochs"), as for "finetune until convergence".
+	Patience int
+	MinDelta float64
+	// Reducer is handed to the trainer (data-parallel workers).
+	Reducer GradientReducer
 }
 
 // FinetuneResult reports a finetuning run.
@@ -56,6 +65,7 @@ type FinetuneResult struct {
 	Steps       int       `json:"steps"`
 	EpochLoss   []float64 `json:"epoch_loss"` // mean training loss per epoch
 	Truncated   int       `json:"truncated"`  // targets cut to DecLen
+	Converged   bool      `json:"converged"`  // stopped early by Patience
 	Backend     string    `json:"backend"`
 	WallSeconds float64   `json:"wall_seconds"`
 	Checkpoint  string    `json:"checkpoint,omitempty"`
@@ -188,7 +198,13 @@ func Finetune(ctx context.Context, fc FinetuneConfig, data []Seq2Seq) (*Trainer,
 	if err != nil {
 		return nil, nil, err
 	}
+	tr.Reducer = fc.Reducer
 	res := &FinetuneResult{Examples: len(data), Backend: tr.BackendName, Config: tr.Cfg}
+	best, stale := math.Inf(1), 0
+	minDelta := fc.MinDelta
+	if minDelta <= 0 {
+		minDelta = 0.01
+	}
 	for epoch := range epochs {
 		order := shuffled(len(data), fc.Seed, epoch)
 		var sum float64
@@ -213,6 +229,12 @@ func Finetune(ctx context.Context, fc FinetuneConfig, data []Seq2Seq) (*Trainer,
 		}
 		res.EpochLoss = append(res.EpochLoss, sum/float64(perEpoch))
 		logf(fc.Progress, "finetune epoch %d/%d  loss %.4f  step %d  backend %s\n", epoch+1, epochs, sum/float64(perEpoch), tr.Step, tr.BackendName)
+		if loss := sum / float64(perEpoch); loss < best*(1-minDelta) {
+			best, stale = loss, 0
+		} else if stale++; fc.Patience > 0 && stale >= fc.Patience {
+			res.Converged = true
+			break
+		}
 	}
 	res.Steps = tr.Step
 	if fc.Out != "" {

@@ -129,6 +129,13 @@ func TestSampleGreedyMatchesGreedyDecode(t *testing.T) {
 // the pretrained checkpoint -> trie-constrained evaluation on the test
 // split, which must beat the majority-class rate.
 func TestFinetuneTask1EndToEnd(t *testing.T) {
+	acc, maj := runTask1(t, 1)
+	if acc <= maj {
+		t.Fatalf("accuracy %.3f does not beat the majority rate %.3f", acc, maj)
+	}
+}
+
+func runTask1(t *testing.T, seed uint64) (acc, maj float64) {
 	fx := loadFixture(t)
 	start := time.Now()
 	const encLen, decLen = 192, 8
@@ -171,7 +178,7 @@ func TestFinetuneTask1EndToEnd(t *testing.T) {
 	ckpt, _ := LatestCheckpoint(preDir)
 	preTime := time.Since(start)
 
-	fc := FinetuneConfig{Init: ckpt, Seed: 1, LR: 2e-3, Epochs: 12, Batch: 8, EncLen: encLen, DecLen: decLen,
+	fc := FinetuneConfig{Init: ckpt, Seed: seed, LR: 2e-3, Epochs: 20, Batch: 8, EncLen: encLen, DecLen: decLen,
 		Backend: "go", Out: filepath.Join(dir, "task1.ckpt")}
 	tr, res, err := Finetune(context.Background(), fc, train)
 	if err != nil {
@@ -215,12 +222,10 @@ func TestFinetuneTask1EndToEnd(t *testing.T) {
 		count[testLabels[i]]++
 	}
 	majority := max(count[task.Labels[0]], count[task.Labels[1]])
-	acc, maj := float64(correct)/float64(len(test)), float64(majority)/float64(len(test))
+	acc, maj = float64(correct)/float64(len(test)), float64(majority)/float64(len(test))
 	t.Logf("pretrain %d examples %v; finetune %d examples, %d steps, epoch losses %.3f; test %d flows: accuracy %.3f, majority %.3f; total %v",
 		len(pre), preTime.Round(time.Millisecond), len(train), res.Steps, res.EpochLoss, len(test), acc, maj, time.Since(start).Round(time.Millisecond))
-	if acc <= maj {
-		t.Fatalf("accuracy %.3f does not beat the majority rate %.3f", acc, maj)
-	}
+	return acc, maj
 }
 
 func TestFinetuneStartsFromCheckpointWithFreshOptimizer(t *testing.T) {
@@ -261,5 +266,35 @@ func TestFinetuneStartsFromCheckpointWithFreshOptimizer(t *testing.T) {
 	}
 	if enc, dec, err := fc.Lengths(); err != nil || enc != 20 || dec != 8 {
 		t.Fatalf("lengths %d %d %v", enc, dec, err)
+	}
+}
+
+func TestFinetunePatienceStopsAndShapesStayStatic(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 1))
+	var data []Seq2Seq
+	for range 5 { // 5 examples, batch 2: 3 steps per epoch, the last batch filled from the start
+		enc := make([]int32, 4+r.IntN(8))
+		for j := range enc {
+			enc[j] = int32(3 + r.IntN(90))
+		}
+		data = append(data, Seq2Seq{Enc: append(enc, 1), Target: []int32{int32(3 + r.IntN(5)), 1}})
+	}
+	fc := FinetuneConfig{Preset: "smoke", VocabSize: 100, Seed: 2, LR: 1e-3, Epochs: 10, Batch: 2, EncLen: 16, DecLen: 4,
+		Backend: "go", Patience: 1, MinDelta: 0.99, Out: filepath.Join(t.TempDir(), "ft.ckpt")}
+	tr, res, err := Finetune(context.Background(), fc, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Converged || len(res.EpochLoss) != 2 || res.Steps != 6 || tr.Step != 6 || tr.Cfg.Steps != 30 {
+		t.Fatalf("converged %v after %d epochs, %d steps (planned %d)", res.Converged, len(res.EpochLoss), res.Steps, tr.Cfg.Steps)
+	}
+	st, err := ReadCheckpoint(res.Checkpoint)
+	if err != nil || st.Meta.Step != 6 {
+		t.Fatalf("checkpoint step %d (%v)", st.Meta.Step, err)
+	}
+	// an input longer than the encoder is refused, not cut
+	long := Seq2Seq{Enc: make([]int32, 17), Target: []int32{1}}
+	if _, _, err := PackBatch(&tr.Cfg, []Seq2Seq{long}); err == nil {
+		t.Fatal("over-long input accepted")
 	}
 }

@@ -54,15 +54,18 @@ type Config struct {
 	// Out is the folder finetuned checkpoints are written to ("" = none).
 	Out string `json:"out"`
 	// MaxTrain and MaxTest cap the examples (0 = all), for quick runs.
-	MaxTrain int       `json:"max_train,omitempty"`
-	MaxTest  int       `json:"max_test,omitempty"`
+	MaxTrain int `json:"max_train,omitempty"`
+	MaxTest  int `json:"max_test,omitempty"`
+	// Patience stops finetuning early once the training loss stops
+	// improving (see trainer.FinetuneConfig); 0 trains all Epochs.
+	Patience int       `json:"patience,omitempty"`
 	Progress io.Writer `json:"-"`
 }
 
 func (c *Config) finetune(d *Data, out string) trainer.FinetuneConfig {
 	fc := trainer.FinetuneConfig{Preset: c.Preset, VocabSize: d.Tok.VocabSize(), Init: c.Init, Seed: c.Seed,
 		LR: c.LR, Epochs: c.Epochs, Batch: c.Batch, EncLen: c.EncLen, DecLen: c.DecLen, Dropout: c.Dropout,
-		Backend: c.Backend, Progress: c.Progress}
+		Backend: c.Backend, Progress: c.Progress, Patience: c.Patience}
 	if out != "" && c.Out != "" {
 		fc.Out = filepath.Join(c.Out, out)
 	}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/lens-go/lens/netbench"
 	"github.com/lens-go/lens/netbench/bbpe"
-	"github.com/lens-go/lens/netbench/registry"
+	"github.com/lens-go/lens/netbench/span"
 )
 
 func trafficTokens(b *ExampleBuilder, f *netbench.Flow, k int) []int32 {
@@ -120,10 +120,8 @@ func TestGenerationMaskAndTarget(t *testing.T) {
 					t.Fatal(err)
 				}
 				m, _ := b.MaskPacket(f, i, fld.Key)
-				var want string
 				switch fld.Key {
 				case FieldSrcIP:
-					want = dst
 					if value != src {
 						t.Fatalf("src ip %q, want %q", value, src)
 					}
@@ -134,7 +132,6 @@ func TestGenerationMaskAndTarget(t *testing.T) {
 						t.Fatalf("src ip mask %q [%d,%d), want %q", m.Text, m.Start, m.End, wantText)
 					}
 				case FieldDstIP:
-					want = src
 					if value != dst {
 						t.Fatalf("dst ip %q, want %q", value, dst)
 					}
@@ -159,7 +156,6 @@ func TestGenerationMaskAndTarget(t *testing.T) {
 						checked[fld.Key]++
 					}
 				}
-				_ = want
 				// the input is the masked packet, <sep>, the prompt, </s>
 				dec, _ := fx.Tok.Decode(ex.Enc)
 				wantIn := m.Text + bbpe.Sep + fx.Reg.Prompt(fld, d) + bbpe.EOS
@@ -199,6 +195,39 @@ func TestGenerationMaskAndTarget(t *testing.T) {
 	if PickPacket(fx.Flows[0], 3) != PickPacket(fx.Flows[0], 3) {
 		t.Fatal("PickPacket not deterministic")
 	}
-	_ = strings.TrimSpace
-	_ = registry.Field{}
+}
+
+func TestPretrainExampleKindsFollowSpans(t *testing.T) {
+	fx := loadFixture(t)
+	b, _ := NewExampleBuilder(fx.Tok, fx.Reg, 512)
+	f := fx.Flows[0]
+	ctx := "It is VPN network traffic data"
+	ex := b.PretrainExample(f, ctx)
+	if err := ex.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if ex.IDs[ex.ContextStart-1] != b.sep || !slices.Equal(ex.IDs[ex.ContextStart:], fx.Tok.EncodeString(ctx).IDs) {
+		t.Fatal("context is not after <sep>")
+	}
+	for k := ex.ContextStart; k < len(ex.IDs); k++ {
+		if ex.Kinds[k] != span.Context {
+			t.Fatalf("context token %d has kind %v", k, ex.Kinds[k])
+		}
+	}
+	// the tokens of each field of the first line decode to the field's text
+	line := f.Lines[0]
+	enc := fx.Tok.EncodeString(line.Text)
+	for _, s := range line.Spans {
+		lo, hi := enc.TokenRange(int(s.Start), int(s.End))
+		id := ex.Fields[lo]
+		for k := lo; k < hi; k++ {
+			if ex.Kinds[k] != s.Kind || ex.Fields[k] != id || id < 0 {
+				t.Fatalf("span %v: token %d has kind %v field %d", s, k, ex.Kinds[k], ex.Fields[k])
+			}
+		}
+		text, _ := fx.Tok.Decode(ex.IDs[lo:hi])
+		if !strings.Contains(string(text), line.Text[s.Start:s.End]) {
+			t.Fatalf("span %v: tokens %q do not carry %q", s, text, line.Text[s.Start:s.End])
+		}
+	}
 }

@@ -61,6 +61,9 @@ type session struct {
 	encT   *tensors.Tensor
 	states *tensors.Tensor
 	rows   int
+	// host copies of encT and states, made on first use by gathers
+	hostIDs    []int32
+	hostStates []float32
 }
 
 func (d *Decoder) encode(enc [][]int32) (*session, error) {
@@ -97,8 +100,11 @@ func (s *session) logits(prefixes [][]int32, src []int) ([][]float32, error) {
 	encT, states := s.encT, s.states
 	if src != nil {
 		// gather the encoder rows the prefixes belong to
-		ids := tensors.MustCopyFlatData[int32](s.encT)
-		st := tensors.MustCopyFlatData[float32](s.states)
+		if s.hostIDs == nil {
+			s.hostIDs = tensors.MustCopyFlatData[int32](s.encT)
+			s.hostStates = tensors.MustCopyFlatData[float32](s.states)
+		}
+		ids, st := s.hostIDs, s.hostStates
 		d := c.DModel
 		gIDs := make([]int32, s.rows*c.EncLen)
 		gSt := make([]float32, s.rows*c.EncLen*d)

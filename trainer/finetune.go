@@ -286,10 +286,27 @@ func PackBatch(cfg *Config, rows []Seq2Seq) (Batch, int, error) {
 	return b, cut, nil
 }
 
-// LoadTrainer restores a finetuned model from a checkpoint for inference
-// (weights only; the optimizer starts fresh if it is trained further).
+// LoadTrainer restores a model, with its optimizer state, step and
+// configuration, from a checkpoint (for inference or further training).
 func LoadTrainer(path, backendName string) (*Trainer, error) {
-	return NewFinetuneTrainer(FinetuneConfig{Init: path, Backend: backendName, Epochs: 1, Batch: 1}, 1)
+	meta, err := ReadCheckpointMeta(path)
+	if err != nil {
+		return nil, err
+	}
+	backend, name, err := NewBackend(backendName)
+	if err != nil {
+		return nil, err
+	}
+	cfg := meta.Config
+	cfg.MatmulDType = ""
+	tr, err := New(cfg, backend, name)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tr.LoadCheckpoint(path); err != nil {
+		return nil, err
+	}
+	return tr, nil
 }
 
 // ReadCheckpointMeta reads only the JSON header of a checkpoint (no

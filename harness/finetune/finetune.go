@@ -48,7 +48,8 @@ type Config struct {
 	// EncLen and DecLen: 0 means the checkpoint's (or preset's) lengths.
 	EncLen int `json:"enc_len"`
 	DecLen int `json:"dec_len"`
-	// EvalBatch is the rows per decoding call; 0 means Batch.
+	// EvalBatch is the rows per decoding call; 0 means Batch (or the
+	// model's batch size).
 	EvalBatch int    `json:"eval_batch"`
 	Backend   string `json:"backend"`
 	// Out is the folder finetuned checkpoints are written to ("" = none).
@@ -84,8 +85,11 @@ func (c *Config) decoder(tr *trainer.Trainer) (*trainer.Decoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.EvalBatch > 0 {
+	switch {
+	case c.EvalBatch > 0:
 		dec.Rows = c.EvalBatch
+	case c.Batch > 0:
+		dec.Rows = c.Batch
 	}
 	return dec, nil
 }

@@ -210,3 +210,9 @@ func RunDetectors(X [][]float64, y []int, xTest [][]float64, yTest []int, seed u
 	}
 	return out, nil
 }
+
+// MetricMap returns the detector's numbers under the result package's
+// names ("AC", "F1"), ready for result.Run.Metrics.
+func (r DetectorResult) MetricMap() map[string]float64 {
+	return map[string]float64{"AC": r.Accuracy, "F1": r.F1}
+}

@@ -270,3 +270,13 @@ func FieldNumber(key, v string) (float64, bool) {
 	}
 	return 0, false
 }
+
+// MetricMap returns the field's numbers under the result package's names
+// ("JSD", "TVD", "JSD_rank" for IPs), ready for result.Run.Metrics.
+func (r FieldResult) MetricMap() map[string]float64 {
+	m := map[string]float64{"JSD": r.JSD, "TVD": r.TVD}
+	if r.Field == trainer.FieldSrcIP || r.Field == trainer.FieldDstIP {
+		m["JSD_rank"] = r.RankJSD
+	}
+	return m
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/lens-go/lens/netbench/bbpe"
 	"github.com/lens-go/lens/netbench/registry"
 	"github.com/lens-go/lens/netbench/synth"
+	"github.com/lens-go/lens/trainer"
 )
 
 // Preset scales a whole reproduction.
@@ -34,14 +35,26 @@ type Preset struct {
 	SynthMin    int // least flows per class
 	Vocab       int // tokenizer vocabulary
 	Description string
+
+	// The Lens model: trainer preset, sequence lengths, optimizer steps.
+	Model          string
+	EncLen, DecLen int
+	PretrainSteps  int // main pretraining run (KG-MSP, random masking)
+	SweepSteps     int // each Table 13 sensitivity run
+	ValFlows       int // held-out flows for pretraining validation accuracy
+	NetShareSteps  int // GAN training steps
 }
 
 // Presets are the named scales, smallest first.
 var Presets = map[string]Preset{
-	"smoke": {Name: "smoke", SynthFlows: 120, SynthMin: 3, Vocab: 2000, Description: "CI: minutes on 2 cores"},
-	"tiny":  {Name: "tiny", SynthFlows: 600, SynthMin: 6, Vocab: 8000, Description: "the whole report on a 2-core machine"},
-	"small": {Name: "small", SynthFlows: 3000, SynthMin: 10, Vocab: 16000, Description: "a workstation or one GPU"},
-	"base":  {Name: "base", SynthFlows: 40000, SynthMin: 20, Vocab: 32000, Description: "T5-v1.1-base and Table 17's settings (GPU servers)"},
+	"smoke": {Name: "smoke", SynthFlows: 120, SynthMin: 3, Vocab: 2000, Description: "CI: minutes on 2 cores",
+		Model: "smoke", EncLen: 128, DecLen: 32, PretrainSteps: 40, SweepSteps: 20, ValFlows: 16, NetShareSteps: 300},
+	"tiny": {Name: "tiny", SynthFlows: 600, SynthMin: 6, Vocab: 8000, Description: "the whole report on a 2-core machine",
+		Model: "tiny", EncLen: 256, DecLen: 48, PretrainSteps: 300, SweepSteps: 60, ValFlows: 64, NetShareSteps: 1500},
+	"small": {Name: "small", SynthFlows: 3000, SynthMin: 10, Vocab: 16000, Description: "a workstation or one GPU",
+		Model: "small", EncLen: 1024, DecLen: 256, PretrainSteps: 20000, SweepSteps: 2000, ValFlows: 512, NetShareSteps: 5000},
+	"base": {Name: "base", SynthFlows: 40000, SynthMin: 20, Vocab: 32000, Description: "T5-v1.1-base and Table 17's settings (GPU servers)",
+		Model: "base", EncLen: 1500, DecLen: 512, PretrainSteps: 130000, SweepSteps: 13000, ValFlows: 2048, NetShareSteps: 20000},
 }
 
 // Config configures a reproduction.
@@ -71,6 +84,11 @@ type Harness struct {
 	tok     *bbpe.Tokenizer
 	tokDir  string
 	dataSrc string
+
+	backend          string            // the backend that actually ran
+	examples         []trainer.Example // pretraining examples, built once
+	pretrained       string            // KG-MSP checkpoint
+	pretrainedRandom string            // random-masking checkpoint
 }
 
 // New checks cfg and prepares a harness.
@@ -158,7 +176,9 @@ func (h *Harness) Run(ctx context.Context) (*result.Set, error) {
 	if err := h.dataTables(); err != nil {
 		return nil, err
 	}
-	h.models(ctx)
+	if err := h.models(ctx); err != nil {
+		return nil, err
+	}
 	if err := h.set.Save(filepath.Join(h.cfg.Out, "results.json")); err != nil {
 		return nil, err
 	}
@@ -179,12 +199,14 @@ func (h *Harness) data(ctx context.Context) error {
 		h.dataSrc = "corpus " + h.cfg.DataDir
 	} else {
 		scfg := synth.Config{Seed: h.cfg.SynthSeed, Flows: h.preset.SynthFlows, MinFlows: h.preset.SynthMin}
+		synthID := hashOf(scfg)
 		pcaps, err := h.stage("synth", struct {
 			synth.Config
 			Code string
 		}{scfg, h.cfg.CodeVersion}, func(dir string) error {
-			scfg.Out = dir
-			sum, err := synth.Generate(ctx, h.reg, scfg)
+			c := scfg
+			c.Out = dir
+			sum, err := synth.Generate(ctx, h.reg, c)
 			if err == nil {
 				fmt.Fprintf(h.log, "           synthetic NetBench: %d captures, %d flows, %d frames\n", sum.Captures, sum.Flows, sum.Frames)
 			}
@@ -196,7 +218,7 @@ func (h *Harness) data(ctx context.Context) error {
 		cdir, err := h.stage("corpus", struct {
 			Synth string
 			Code  string
-		}{hashOf(scfg), h.cfg.CodeVersion}, func(dir string) error {
+		}{synthID, h.cfg.CodeVersion}, func(dir string) error {
 			in, err := netbench.ExpandInputs([]string{pcaps})
 			if err != nil {
 				return err

@@ -2,8 +2,6 @@ package netbench
 
 import (
 	"fmt"
-	"regexp"
-	"sort"
 	"strings"
 
 	"github.com/lens-go/lens/netbench/registry"
@@ -22,6 +20,12 @@ type Audit struct {
 	UnknownLabels int
 }
 
+// notWordByte splits text into words of letters, digits, '.', '-' and '_'
+// (label strings such as "com.ifeng.news2" and "web-based" stay whole).
+func notWordByte(r rune) bool {
+	return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_')
+}
+
 // PretrainContext is the context appended after <sep> to a pretraining flow
 // of dataset d: dataset-level, never a task label.
 func PretrainContext(d *registry.Dataset) string { return d.Context }
@@ -34,16 +38,11 @@ func RunAudit(c *Corpus, reg *registry.Registry, s *Splits) (*Audit, error) {
 	tuples := map[string]map[string]bool{} // tuple -> splits
 	texts := map[string]map[string]bool{}
 	labels := reg.FineLabels()
-	var labelRE *regexp.Regexp
-	var quoted []string
+	words := map[string]bool{}
 	for _, l := range labels {
 		if len(l) >= 4 { // short labels ("us", "yy", "aim") are ordinary substrings
-			quoted = append(quoted, regexp.QuoteMeta(strings.ToLower(l)))
+			words[strings.ToLower(l)] = true
 		}
-	}
-	sort.Slice(quoted, func(i, j int) bool { return len(quoted[i]) > len(quoted[j]) })
-	if len(quoted) > 0 {
-		labelRE = regexp.MustCompile(`\b(` + strings.Join(quoted, "|") + `)\b`)
 	}
 	idx := 0
 	err := c.Flows(func(f *Flow) error {
@@ -66,9 +65,11 @@ func RunAudit(c *Corpus, reg *registry.Registry, s *Splits) (*Audit, error) {
 			texts[text] = map[string]bool{}
 		}
 		texts[text][sp] = true
-		if sp == SplitPretrain && labelRE != nil {
-			for _, m := range labelRE.FindAllString(strings.ToLower(text), -1) {
-				a.TextLabelHits[m]++
+		if sp == SplitPretrain && len(words) > 0 {
+			for _, w := range strings.FieldsFunc(strings.ToLower(text), notWordByte) {
+				if words[w] {
+					a.TextLabelHits[w]++
+				}
 			}
 		}
 		return nil

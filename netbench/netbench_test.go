@@ -154,6 +154,11 @@ func TestFlowsAnonymisedByDirection(t *testing.T) {
 	if h := tcp.Headers[1]; h.Dir != 1 || h.SrcPort != 443 || h.Len != 60 || h.Proto != 6 {
 		t.Errorf("header of the SYN/ACK = %+v", h)
 	}
+	// Raw bytes from the IP header on, for the byte-level baselines; the
+	// Ethernet padding of the 60-byte frames is captured data and is kept.
+	if len(tcp.Raw) != 4 || tcp.Raw[0][0] != 0x45 || len(tcp.Raw[0]) != 60-14 || len(tcp.Raw[3]) != 20+20+25 {
+		t.Errorf("raw packets: %d, first % x", len(tcp.Raw), tcp.Raw[0][:4])
+	}
 }
 
 func TestFlowKeepsFirst34AndCountsAll(t *testing.T) {

@@ -110,6 +110,7 @@ func BenchTrain(cfg Config, backendName string, steps int, w io.Writer) (BenchRe
 	if err != nil {
 		return BenchResult{}, err
 	}
+	defer tr.Close()
 	res := BenchResult{Backend: name, Params: NumParams(tr.Specs), Steps: steps, StepFLOPs: StepFLOPs(&tr.Cfg)}
 	logf(w, "bench train: backend %s (%s matmuls), %d parameters, d_model %d, %d heads of %d, ff %d, %d+%d layers, vocab %d, batch %d x (%d+%d) tokens\n",
 		name, tr.Cfg.MatmulDType, res.Params, cfg.DModel, cfg.NumHeads, cfg.DKV, cfg.DFF, cfg.EncoderLayer, cfg.DecoderLayer, cfg.VocabSize,

@@ -1,17 +1,21 @@
 package trainer
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/gomlx/gomlx/core/tensors"
 )
 
 // Checkpoint file layout (little-endian):
@@ -48,20 +52,9 @@ func CheckpointName(step int) string { return fmt.Sprintf("step-%09d.ckpt", step
 
 // SaveCheckpoint writes the trainer's parameters, optimizer state and step,
 // with the data position, to path atomically: a temporary file in the same
-// directory, fsync, rename, fsync of the directory.
+// directory, fsync, rename, fsync of the directory. Tensors are streamed one
+// at a time, so memory stays near one tensor beyond the model.
 func (t *Trainer) SaveCheckpoint(path string, data DataPosition, extra json.RawMessage) error {
-	params, err := fromTensors(t.params)
-	if err != nil {
-		return err
-	}
-	m, err := fromTensors(t.m)
-	if err != nil {
-		return err
-	}
-	v, err := fromTensors(t.v)
-	if err != nil {
-		return err
-	}
 	meta := CheckpointMeta{Config: t.Cfg, Backend: t.BackendName, Step: t.Step, Data: data, Saved: time.Now().UTC(), Extra: extra}
 	for _, s := range t.Specs {
 		meta.Params = append(meta.Params, ParamMeta{Name: s.Name, Dims: s.Dims})
@@ -70,31 +63,52 @@ func (t *Trainer) SaveCheckpoint(path string, data DataPosition, extra json.RawM
 	if err != nil {
 		return err
 	}
-
-	var buf bytes.Buffer
-	buf.WriteString(ckptMagic)
-	_ = binary.Write(&buf, binary.LittleEndian, uint32(ckptVersion))
-	_ = binary.Write(&buf, binary.LittleEndian, uint64(len(metaJSON)))
-	buf.Write(metaJSON)
-	scratch := make([]byte, 0, 1<<16)
-	for _, group := range [][][]float32{params, m, v} {
-		for _, x := range group {
-			for chunk := range slices.Chunk(x, 1<<14) {
-				scratch = scratch[:0]
-				for _, f := range chunk {
-					scratch = binary.LittleEndian.AppendUint32(scratch, math.Float32bits(f))
+	return writeAtomicFunc(path, func(file io.Writer) error {
+		hash := sha256.New()
+		w := io.MultiWriter(file, hash)
+		var head []byte
+		head = append(head, ckptMagic...)
+		head = binary.LittleEndian.AppendUint32(head, ckptVersion)
+		head = binary.LittleEndian.AppendUint64(head, uint64(len(metaJSON)))
+		if _, err := w.Write(append(head, metaJSON...)); err != nil {
+			return err
+		}
+		scratch := make([]byte, 0, 1<<16)
+		for _, group := range [][]*tensors.Tensor{t.params, t.m, t.v} {
+			for _, x := range group {
+				values, err := tensors.CopyFlatData[float32](x)
+				if err != nil {
+					return err
 				}
-				buf.Write(scratch)
+				for chunk := range slices.Chunk(values, 1<<14) {
+					scratch = scratch[:0]
+					for _, f := range chunk {
+						scratch = binary.LittleEndian.AppendUint32(scratch, math.Float32bits(f))
+					}
+					if _, err := w.Write(scratch); err != nil {
+						return err
+					}
+				}
 			}
 		}
-	}
-	sum := sha256.Sum256(buf.Bytes())
-	buf.Write(sum[:])
-	buf.WriteString(ckptEnd)
-	return writeAtomic(path, buf.Bytes())
+		if _, err := file.Write(hash.Sum(nil)); err != nil {
+			return err
+		}
+		_, err := io.WriteString(file, ckptEnd)
+		return err
+	})
 }
 
 func writeAtomic(path string, data []byte) error {
+	return writeAtomicFunc(path, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// writeAtomicFunc has write fill a temporary file next to path, then syncs
+// and renames it over path, so readers see the old file or the whole new one.
+func writeAtomicFunc(path string, write func(io.Writer) error) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
@@ -102,7 +116,12 @@ func writeAtomic(path string, data []byte) error {
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp) // no-op after a successful rename
-	if _, err := f.Write(data); err != nil {
+	bw := bufio.NewWriterSize(f, 1<<20)
+	if err := write(bw); err != nil {
+		f.Close()
+		return err
+	}
+	if err := bw.Flush(); err != nil {
 		f.Close()
 		return err
 	}
@@ -129,10 +148,15 @@ type CheckpointState struct {
 	Params, M, V [][]float32
 }
 
-// ReadCheckpoint reads and verifies a checkpoint. A truncated or corrupted
-// file is refused with an error naming it.
+// ReadCheckpoint reads and verifies a checkpoint, streaming it through
+// sha256. A truncated or corrupted file is refused with an error naming it.
 func ReadCheckpoint(path string) (*CheckpointState, error) {
-	raw, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
 	if err != nil {
 		return nil, err
 	}
@@ -141,48 +165,74 @@ func ReadCheckpoint(path string) (*CheckpointState, error) {
 	}
 	const head = len(ckptMagic) + 4 + 8
 	const tail = sha256.Size + len(ckptEnd)
-	if len(raw) < head+tail || string(raw[:len(ckptMagic)]) != ckptMagic {
-		return nil, bad("not a Lens checkpoint or truncated (%d bytes)", len(raw))
+	size := info.Size()
+	if size < int64(head+tail) {
+		return nil, bad("not a Lens checkpoint or truncated (%d bytes)", size)
 	}
-	if string(raw[len(raw)-len(ckptEnd):]) != ckptEnd {
+	footer := make([]byte, tail)
+	if _, err := f.ReadAt(footer, size-int64(tail)); err != nil {
+		return nil, err
+	}
+	if string(footer[sha256.Size:]) != ckptEnd {
 		return nil, bad("missing end marker (truncated write?)")
 	}
-	body := raw[:len(raw)-tail]
-	if sum := sha256.Sum256(body); !bytes.Equal(sum[:], raw[len(body):len(body)+sha256.Size]) {
-		return nil, bad("sha256 mismatch")
+	hash := sha256.New()
+	r := io.TeeReader(bufio.NewReaderSize(io.LimitReader(f, size-int64(tail)), 1<<20), hash)
+	hdr := make([]byte, head)
+	if _, err := io.ReadFull(r, hdr); err != nil {
+		return nil, bad("%v", err)
 	}
-	if v := binary.LittleEndian.Uint32(raw[len(ckptMagic):]); v != ckptVersion {
-		return nil, fmt.Errorf("trainer: checkpoint %s has version %d, this build reads %d", path, v, ckptVersion)
+	if string(hdr[:len(ckptMagic)]) != ckptMagic {
+		return nil, bad("not a Lens checkpoint")
 	}
-	metaLen := binary.LittleEndian.Uint64(raw[len(ckptMagic)+4:])
-	if metaLen > uint64(len(body)-head) {
+	version := binary.LittleEndian.Uint32(hdr[len(ckptMagic):])
+	metaLen := binary.LittleEndian.Uint64(hdr[len(ckptMagic)+4:])
+	if metaLen > uint64(size-int64(head+tail)) {
 		return nil, bad("metadata length %d past the end", metaLen)
 	}
+	metaJSON := make([]byte, metaLen)
+	if _, err := io.ReadFull(r, metaJSON); err != nil {
+		return nil, bad("%v", err)
+	}
 	st := &CheckpointState{}
-	if err := json.Unmarshal(body[head:head+int(metaLen)], &st.Meta); err != nil {
-		return nil, bad("metadata: %v", err)
+	total := int64(0)
+	if err := json.Unmarshal(metaJSON, &st.Meta); err == nil {
+		for _, p := range st.Meta.Params {
+			total += int64(ParamSpec{Dims: p.Dims}.Size())
+		}
 	}
-	data := body[head+int(metaLen):]
-	total := 0
-	for _, p := range st.Meta.Params {
-		total += ParamSpec{Dims: p.Dims}.Size()
+	if want := size - int64(head+tail) - int64(metaLen); want != 3*4*total {
+		return nil, bad("%d bytes of tensors, metadata describes %d", want, 3*4*total)
 	}
-	if len(data) != 3*4*total {
-		return nil, bad("%d bytes of tensors, want %d", len(data), 3*4*total)
-	}
-	read := func() [][]float32 {
+	buf := make([]byte, 1<<16)
+	read := func() ([][]float32, error) {
 		out := make([][]float32, len(st.Meta.Params))
 		for i, p := range st.Meta.Params {
 			x := make([]float32, ParamSpec{Dims: p.Dims}.Size())
-			for j := range x {
-				x[j] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*j:]))
+			for chunk := range slices.Chunk(x, len(buf)/4) {
+				b := buf[:4*len(chunk)]
+				if _, err := io.ReadFull(r, b); err != nil {
+					return nil, err
+				}
+				for j := range chunk {
+					chunk[j] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*j:]))
+				}
 			}
-			data = data[4*len(x):]
 			out[i] = x
 		}
-		return out
+		return out, nil
 	}
-	st.Params, st.M, st.V = read(), read(), read()
+	for _, dst := range []*[][]float32{&st.Params, &st.M, &st.V} {
+		if *dst, err = read(); err != nil {
+			return nil, bad("%v", err)
+		}
+	}
+	if !bytes.Equal(hash.Sum(nil), footer[:sha256.Size]) {
+		return nil, bad("sha256 mismatch")
+	}
+	if version != ckptVersion {
+		return nil, fmt.Errorf("trainer: checkpoint %s has version %d, this build reads %d", path, version, ckptVersion)
+	}
 	return st, nil
 }
 

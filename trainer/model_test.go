@@ -131,6 +131,10 @@ func TestOverfitOneBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c0, n0, err := tr.TokenAccuracy(batch)
+	if err != nil || n0 == 0 || c0 == n0 {
+		t.Fatalf("untrained token accuracy %d/%d (%v)", c0, n0, err)
+	}
 	var last StepResult
 	for range 300 {
 		if last, err = tr.TrainStep([]Batch{batch}); err != nil {
@@ -147,6 +151,10 @@ func TestOverfitOneBatch(t *testing.T) {
 	t.Logf("loss %.4f -> %.4f after %d steps", first, final, tr.Step)
 	if final > 0.05 {
 		t.Fatalf("smoke model did not overfit one batch: loss %.4f -> %.4f after %d steps", first, final, tr.Step)
+	}
+	// Teacher-forced accuracy on the memorised targets is now perfect.
+	if c, n, err := tr.TokenAccuracy(batch); err != nil || c != n || n != n0 {
+		t.Fatalf("token accuracy after overfitting %d/%d (before %d/%d): %v", c, n, c0, n0, err)
 	}
 	// Greedy decoding now reproduces the memorised targets up to </s>.
 	decoded, err := tr.GreedyDecode(batch.Enc, batch.Rows)

@@ -1,12 +1,14 @@
 package trainer
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 
 	"github.com/lens-go/lens/trainer/masking"
@@ -26,8 +28,12 @@ type PretrainConfig struct {
 	// StopAfter, when positive, ends this invocation after that many steps
 	// (with a checkpoint), as an interruption would; a later call resumes.
 	StopAfter int
-	// Reducer is handed to the Trainer (data-parallel workers).
+	// Reducer and Rank are handed to the Trainer (data-parallel workers;
+	// each worker's Source yields its own shard).
 	Reducer GradientReducer
+	Rank    int
+	// Keep is how many of the newest checkpoints are kept (0 means 3).
+	Keep int
 }
 
 // StepLog is one line of metrics.jsonl.
@@ -70,7 +76,8 @@ func Pretrain(ctx context.Context, cfg PretrainConfig, data Source, out string) 
 	if err != nil {
 		return err
 	}
-	tr.Reducer = cfg.Reducer
+	defer tr.Close()
+	tr.Reducer, tr.Rank = cfg.Reducer, cfg.Rank
 	extra, _ := json.Marshal(map[string]any{"masking": cfg.Masking, "sentinels": cfg.Sentinels})
 
 	var pos DataPosition
@@ -84,6 +91,10 @@ func Pretrain(ctx context.Context, cfg PretrainConfig, data Source, out string) 
 			return err
 		}
 		pos = meta.Data
+		// Steps logged after the checkpoint are redone: drop their lines.
+		if err := truncateMetrics(filepath.Join(out, "metrics.jsonl"), meta.Step); err != nil {
+			return err
+		}
 		logf(cfg.Progress, "resuming from %s (step %d, pass %d, example %d) on backend %s\n",
 			latest, meta.Step, pos.Epoch, pos.Index, backendName)
 	} else {
@@ -105,7 +116,10 @@ func Pretrain(ctx context.Context, cfg PretrainConfig, data Source, out string) 
 
 	save := func() error {
 		path := filepath.Join(out, CheckpointName(tr.Step))
-		return tr.SaveCheckpoint(path, batcher.Position(), extra)
+		if err := tr.SaveCheckpoint(path, batcher.Position(), extra); err != nil {
+			return err
+		}
+		return pruneCheckpoints(out, cfg.Keep)
 	}
 	start, startStep := time.Now(), tr.Step
 	last := start
@@ -152,6 +166,46 @@ func Pretrain(ctx context.Context, cfg PretrainConfig, data Source, out string) 
 		}
 	}
 	return save()
+}
+
+// truncateMetrics keeps the lines of a metrics log up to step.
+func truncateMetrics(path string, step int) error {
+	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var kept []byte
+	for line := range bytes.Lines(data) {
+		var rec StepLog
+		if json.Unmarshal(line, &rec) == nil && rec.Step <= step {
+			kept = append(kept, line...)
+		}
+	}
+	if len(kept) == len(data) {
+		return nil
+	}
+	return writeAtomic(path, kept)
+}
+
+// pruneCheckpoints removes all but the keep newest checkpoints in dir.
+func pruneCheckpoints(dir string, keep int) error {
+	if keep <= 0 {
+		keep = 3
+	}
+	names, err := filepath.Glob(filepath.Join(dir, "step-*.ckpt"))
+	if err != nil {
+		return err
+	}
+	sort.Strings(names) // zero-padded step numbers sort in step order
+	for _, n := range names[:max(len(names)-keep, 0)] {
+		if err := os.Remove(n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func logf(w io.Writer, format string, args ...any) {

@@ -140,13 +140,13 @@ func pretrainConfig(t *testing.T) PretrainConfig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Steps, cfg.WarmupSteps, cfg.CheckpointEvery, cfg.LogEvery = 6, 2, 3, 2
+	cfg.Steps, cfg.WarmupSteps, cfg.CheckpointEvery, cfg.LogEvery = 6, 2, 1, 2
 	cfg.BatchSize, cfg.GradAccum = 2, 2
 	pol, err := masking.Load("../configs/masking/kgmsp.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return PretrainConfig{Model: cfg, Masking: pol, Sentinels: 10, Backend: "go"}
+	return PretrainConfig{Model: cfg, Masking: pol, Sentinels: 10, Backend: "go", Keep: 2}
 }
 
 func readMetrics(t *testing.T, dir string) []StepLog {
@@ -183,8 +183,13 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 		t.Fatalf("progress output: %q", progress.String())
 	}
 	first := pc
-	first.StopAfter = 3
+	first.StopAfter = 4
 	if err := Pretrain(context.Background(), first, data(), split); err != nil {
+		t.Fatal(err)
+	}
+	// A crash after step 4 but before its checkpoint: the run restarts
+	// from step 3 and redoes step 4 (its metrics line is replaced).
+	if err := os.Remove(filepath.Join(split, CheckpointName(4))); err != nil {
 		t.Fatal(err)
 	}
 	if err := Pretrain(context.Background(), pc, data(), split); err != nil {
@@ -214,6 +219,9 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 				t.Fatalf("%s[%d] differs after resume: %g vs %g", ca.Meta.Params[i].Name, j, ca.Params[i][j], cb.Params[i][j])
 			}
 		}
+	}
+	if names, _ := filepath.Glob(filepath.Join(whole, "step-*.ckpt")); len(names) != 2 {
+		t.Errorf("checkpoints kept: %v, want the newest 2 (steps 5 and 6)", names)
 	}
 	if ca.Meta.Data != cb.Meta.Data || ca.Meta.Backend != "go" {
 		t.Fatalf("data positions %+v vs %+v, backend %q", ca.Meta.Data, cb.Meta.Data, ca.Meta.Backend)
@@ -246,6 +254,8 @@ func TestCorruptCheckpointRefused(t *testing.T) {
 		_, err := tr.LoadCheckpoint(bad)
 		if err == nil || !strings.Contains(err.Error(), bad) || !strings.Contains(err.Error(), "corrupt") {
 			t.Errorf("%s checkpoint: got error %v, want a corruption error naming %s", name, err, bad)
+		} else {
+			t.Log(err)
 		}
 	}
 	// No temporary files are left behind.

@@ -47,6 +47,8 @@ type Trainer struct {
 	Step int
 	// Reducer, when set, is called on the gradients of every step.
 	Reducer GradientReducer
+	// Rank distinguishes data-parallel workers' dropout masks (0 alone).
+	Rank int
 
 	params, m, v []*tensors.Tensor
 
@@ -186,11 +188,11 @@ func (t *Trainer) args(extra ...*tensors.Tensor) []any {
 }
 
 // dropoutSeed derives the dropout random state of one micro-batch from the
-// run seed, the optimizer step and the micro-batch index, so that a resumed
-// run draws the same masks.
-func dropoutSeed(seed uint64, step, micro int) int64 {
+// run seed, the worker's rank, the optimizer step and the micro-batch index,
+// so that a resumed run draws the same masks.
+func dropoutSeed(seed uint64, rank, step, micro int) int64 {
 	h := fnv.New64a()
-	fmt.Fprintf(h, "%d/%d/%d", seed, step, micro)
+	fmt.Fprintf(h, "%d/%d/%d/%d", seed, rank, step, micro)
 	return int64(h.Sum64() >> 1)
 }
 
@@ -202,7 +204,7 @@ func (t *Trainer) Gradients(b Batch, micro int) (float64, [][]float32, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	rng, err := RNGStateFromSeed(dropoutSeed(t.Cfg.Seed, t.Step, micro))
+	rng, err := RNGStateFromSeed(dropoutSeed(t.Cfg.Seed, t.Rank, t.Step, micro))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -356,4 +358,18 @@ func (t *Trainer) GreedyDecode(enc []int32, rows int) ([][]int32, error) {
 		}
 	}
 	return out, nil
+}
+
+// Close releases the compiled executables and the model's tensors.
+func (t *Trainer) Close() {
+	for _, e := range []*Exec{t.gradExec, t.applyExec, t.evalExec, t.encodeExec, t.decodeExec} {
+		if e != nil {
+			e.Finalize()
+		}
+	}
+	for _, group := range [][]*tensors.Tensor{t.params, t.m, t.v} {
+		for _, x := range group {
+			x.FinalizeAll()
+		}
+	}
 }

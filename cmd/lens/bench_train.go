@@ -7,13 +7,9 @@ import (
 	"github.com/lens-go/lens/trainer"
 )
 
-func init() {
-	commands["bench-train"] = command{summary: "measure training speed of the T5 model", run: benchTrain}
-}
-
-// benchTrain is "lens bench-train" (to become "lens bench train").
+// benchTrain is "lens bench train".
 func benchTrain(args []string) error {
-	fs := newFlagSet("bench-train", "[--preset tiny] [shape flags]", `
+	fs := newFlagSet("bench train", "[--preset tiny] [shape flags]", `
 Times training steps of the Lens T5 model on random tokens and prints tokens/s
 (encoder + decoder positions per second), the achieved GFLOP/s of the step
 (matmul FLOPs, forward + backward = 3x forward, see trainer.StepFLOPs), the

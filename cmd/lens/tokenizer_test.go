@@ -52,7 +52,8 @@ func TestTokenizerTrainEncode(t *testing.T) {
 	if !strings.HasPrefix(lines[0], strconv.Itoa(int(bbpe.SIPID))+" ") {
 		t.Errorf("line 0 does not start with <SIP>: %s", lines[0])
 	}
-	if err := tokenizerTrain([]string{"--corpus", dir, "--out", out}); err == nil || !strings.Contains(err.Error(), "not implemented") {
-		t.Errorf("--corpus: %v", err)
+	// --corpus names a folder that is not a corpus: a clear error naming it.
+	if err := tokenizerTrain([]string{"--corpus", dir, "--out", out}); err == nil || !strings.Contains(err.Error(), "not a corpus") || !strings.Contains(err.Error(), dir) {
+		t.Errorf("--corpus on a non-corpus: %v", err)
 	}
 }

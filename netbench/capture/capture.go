@@ -5,6 +5,7 @@ package capture
 
 import (
 	"bufio"
+	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -30,6 +31,7 @@ const (
 	LinkRawAlt2   LinkType = 14  // DLT_RAW on OpenBSD
 	LinkPPPHDLC   LinkType = 50  // PPP in HDLC-like framing
 	LinkIEEE80211 LinkType = 105 // 802.11 without radiotap
+	LinkCHDLC     LinkType = 104 // Cisco HDLC
 	LinkLoop      LinkType = 108 // OpenBSD loopback: address family in network order
 	LinkLinuxSLL  LinkType = 113 // Linux cooked capture v1
 	LinkRadiotap  LinkType = 127 // 802.11 with radiotap header
@@ -83,12 +85,23 @@ func Open(path string) (*Reader, error) {
 	return r, nil
 }
 
-// NewReader reads a capture from rd; name is used in error messages.
+// NewReader reads a capture from rd; name is used in error messages. A
+// gzip-compressed capture is decompressed on the fly, as tshark does.
 func NewReader(name string, rd io.Reader) (*Reader, error) {
 	br := bufio.NewReaderSize(rd, 1<<16)
 	magic, err := br.Peek(4)
 	if err != nil {
 		return nil, fmt.Errorf("%s: not a capture file: %w", name, noEOF(err))
+	}
+	if magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("%s: bad gzip header: %w", name, noEOF(err))
+		}
+		br = bufio.NewReaderSize(zr, 1<<16)
+		if magic, err = br.Peek(4); err != nil {
+			return nil, fmt.Errorf("%s: not a capture file: %w", name, noEOF(err))
+		}
 	}
 	r := &Reader{name: name}
 	switch m := binary.LittleEndian.Uint32(magic); m {

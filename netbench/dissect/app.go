@@ -83,19 +83,37 @@ func (c *ctx) setFence() {
 func (s *tcpSegment) done() { s.rendered = true }
 
 // tcpPayload hands a segment's payload to the conversation's application
-// dissector, holding back bytes of PDUs that continue in later segments.
+// dissector, holding back bytes of PDUs that continue in later segments, as
+// tshark 4.0's desegment_tcp does with its multi-segment PDUs (MSPs).
 func (c *ctx) tcpPayload(s *tcpSegment) {
 	conv := s.conv
 	if !conv.appTried {
 		conv.appTried = true
 		conv.app = pickTCPApp(s)
+	} else if conv.app == nil {
+		// tshark tries the heuristic dissectors on every segment of a
+		// conversation that no dissector has claimed yet.
+		conv.app = pickTCPHeur(s)
 	}
 	if conv.app == nil {
 		return
 	}
 	fl := &conv.flows[s.dir]
-	if s.analysis&(taRetransmission|taSpuriousRetransmission) != 0 && fl.streamSet && seqLT(s.relSeq, fl.streamPos) {
-		// Data already handed to the application: tshark does not dissect it again.
+	if s.analysis&(taRetransmission|taSpuriousRetransmission) != 0 {
+		// tshark hands retransmitted data to its data dissector, or finds
+		// it in a PDU reassembled already: no application rendering and
+		// no reassembly note.
+		return
+	}
+	if fl.streamSet && seqLT(s.relSeq, fl.streamPos) {
+		c.oldTCPData(s, fl)
+		return
+	}
+	if fl.streamSet && seqGT(s.relSeq, fl.streamPos) && len(fl.pending) > 0 && fl.mspEndSet && seqLT(s.relSeq, fl.mspEnd) {
+		// After a gap, but inside the PDU being reassembled: tshark adds
+		// the segment to it, and the PDU, missing the gap, never completes.
+		c.setProto("TCP")
+		c.colSep(" ").Field(span.Analysis, "[TCP segment of a reassembled PDU]")
 		return
 	}
 	data := s.payload
@@ -104,32 +122,103 @@ func (c *ctx) tcpPayload(s *tcpSegment) {
 		// First data in this direction, or a gap: start afresh here.
 		fl.pending = fl.pending[:0]
 	case len(fl.pending) > 0:
-		fl.pending = append(fl.pending, data...)
+		fl.pending = appendPending(fl.pending, data)
 		data = fl.pending
 	}
+	held := len(data) - len(s.payload)
+	start := s.relSeq - uint32(held)
 	fl.streamSet = true
 	fl.streamPos = s.relSeq + uint32(len(s.payload))
 	n := conv.app.dissect(s, data)
 	if n < 0 {
 		n = 0
 	}
+	if held > 0 && n > held {
+		// A PDU reassembled from several segments is complete.
+		fl.addMSP(start, start+uint32(n))
+	}
 	if n >= len(data) {
 		fl.pending = fl.pending[:0]
 		return
 	}
 	rest := data[n:]
+	fl.mspEnd, fl.mspEndSet = fl.streamPos+uint32(s.need), s.need > 0
 	if len(rest) > maxPending {
 		// Give up on a PDU larger than any real one: drop it.
 		fl.pending = fl.pending[:0]
-	} else if len(fl.pending) > 0 && &fl.pending[0] == &data[0] {
-		fl.pending = append(fl.pending[:0], rest...)
 	} else {
-		fl.pending = append(fl.pending[:0], rest...)
+		fl.pending = appendPending(fl.pending[:0], rest) // rest may alias pending: copy moves forward
 	}
 	if !s.rendered {
 		c.setProto("TCP")
 		c.colSep(" ").Field(span.Analysis, "[TCP segment of a reassembled PDU]")
 	}
+}
+
+// oldTCPData handles a segment that starts before the point the application
+// has reached: out-of-order data, a keep-alive byte, a fast retransmission.
+func (c *ctx) oldTCPData(s *tcpSegment, fl *tcpFlow) {
+	end := s.relSeq + uint32(len(s.payload))
+	if pstart := fl.streamPos - uint32(len(fl.pending)); len(fl.pending) > 0 && !seqLT(s.relSeq, pstart) {
+		// Inside the PDU being reassembled: one more segment of it.
+		c.setProto("TCP")
+		c.colSep(" ").Field(span.Analysis, "[TCP segment of a reassembled PDU]")
+		return
+	}
+	if m := fl.findMSP(s.relSeq); m != nil {
+		// Inside a PDU reassembled already: "Retransmitted TCP segment
+		// data", or an overlap past its end that the reassembly rejects.
+		if s.relSeq != m.start && seqGT(end, m.end) {
+			c.p.Info.Lit("[Reassembly error, protocol TCP: New fragment overlaps old data (retransmission?)]")
+		}
+		return
+	}
+	if s.analysis&(taOutOfOrder|taKeepAlive) != 0 {
+		// tshark shows these as data (tcp.no_subdissector_on_error).
+		return
+	}
+	// Otherwise (a fast retransmission, say) tshark dissects the segment
+	// again on its own.
+	if n := s.conv.app.dissect(s, s.payload); n < len(s.payload) && !s.rendered {
+		c.setProto("TCP")
+		c.colSep(" ").Field(span.Analysis, "[TCP segment of a reassembled PDU]")
+	}
+}
+
+// tcpMSP is a PDU the application reassembled from several segments, in
+// relative sequence numbers [start, end).
+type tcpMSP struct{ start, end uint32 }
+
+// maxMSPs is how many reassembled PDUs a flow remembers for recognising
+// retransmitted and overlapping data.
+const maxMSPs = 8
+
+func (fl *tcpFlow) addMSP(start, end uint32) {
+	fl.msps[fl.nMSP%maxMSPs] = tcpMSP{start, end}
+	fl.nMSP++
+}
+
+// findMSP returns the remembered reassembled PDU that holds seq, or nil.
+func (fl *tcpFlow) findMSP(seq uint32) *tcpMSP {
+	n := min(fl.nMSP, maxMSPs)
+	for i := 0; i < n; i++ {
+		m := &fl.msps[i]
+		if !seqLT(seq, m.start) && seqLT(seq, m.end) {
+			return m
+		}
+	}
+	return nil
+}
+
+// appendPending appends b to the held-back bytes p, growing p in large steps
+// so that a PDU spread over many segments costs few allocations.
+func appendPending(p, b []byte) []byte {
+	if need := len(p) + len(b); need > cap(p) {
+		q := make([]byte, len(p), max(2*need, 4096))
+		copy(q, p)
+		p = q
+	}
+	return append(p, b...)
 }
 
 // maxPending bounds the bytes held back for one direction of a conversation.
@@ -146,6 +235,11 @@ func pickTCPApp(s *tcpSegment) tcpApp {
 	if a, ok := tcpPortApps[hi]; ok {
 		return a
 	}
+	return pickTCPHeur(s)
+}
+
+// pickTCPHeur returns the first heuristic dissector that claims s.
+func pickTCPHeur(s *tcpSegment) tcpApp {
 	for _, h := range tcpHeurs {
 		if a := h(s, s.payload); a != nil {
 			return a

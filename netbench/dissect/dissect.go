@@ -35,6 +35,10 @@ type Packet struct {
 	// UDP payload: the bytes tshark's tcp.payload / udp.payload hold.
 	Payload []byte
 
+	// IP is the captured bytes from the first IP header on (the input of
+	// the byte-level baselines); it aliases the frame's data.
+	IP []byte
+
 	// Skip is set when the frame could not be dissected past the link layer
 	// (unknown link type, truncated header); SkipReason says why.
 	Skip       bool
@@ -45,7 +49,8 @@ type Packet struct {
 
 	// scratch
 	infoScratch span.Text
-	udpPayload  []byte
+	tcpPayload  []byte // first non-empty TCP payload (tshark's first tcp.payload)
+	udpPayload  []byte // first UDP payload (tshark's first udp.payload)
 	tcpDone     bool
 	udpDone     bool
 }
@@ -75,6 +80,13 @@ type Dissector struct {
 	frags  *fragTable
 	frame  int
 	linkOK bool
+
+	// Per-frame scratch, kept here so that nothing escapes to the heap per
+	// frame: the frame context and, per nesting level, the segment and
+	// datagram handed to application dissectors.
+	c    ctx
+	segs [maxTunnelDepth + 2]tcpSegment
+	dgs  [maxTunnelDepth + 2]udpDatagram
 }
 
 // New returns a Dissector with the given configuration.
@@ -90,16 +102,42 @@ func New(cfg Config) *Dissector {
 	}
 }
 
+// recoverPanics makes Dissect turn a panic of a dissector into a malformed
+// frame, as tshark turns a dissector exception into "[Malformed Packet]",
+// so that one bad frame never takes a batch down. The fuzz test turns it
+// off to find such bugs.
+var recoverPanics = true
+
 // Dissect renders frame f into p.
 func (d *Dissector) Dissect(f *capture.Frame, p *Packet) {
+	if recoverPanics {
+		defer func() {
+			if r := recover(); r != nil {
+				p.Skip = true
+				p.SkipReason = "dissector failure"
+				if p.Protocol == "" {
+					p.Protocol = "Unknown"
+				}
+				p.Info.Lit("[Malformed Packet]")
+			}
+		}()
+	}
 	d.frame++
 	p.reset()
 	p.Number = f.Index
 	p.FrameLen = f.OrigLen
-	c := ctx{d: d, p: p, frame: f, truncated: len(f.Data) < f.OrigLen}
+	d.c = ctx{d: d, p: p, frame: f, truncated: len(f.Data) < f.OrigLen}
+	c := &d.c
 	c.link(f.LinkType, f.Data)
 	if p.Protocol == "" {
 		p.Protocol = "Unknown"
+	}
+	// tshark's -e tcp.payload -e udp.payload -E occurrence=f: the first TCP
+	// payload when there is one, else the first UDP payload.
+	if len(p.tcpPayload) > 0 {
+		p.Payload = p.tcpPayload
+	} else {
+		p.Payload = p.udpPayload
 	}
 }
 
@@ -118,10 +156,15 @@ type ctx struct {
 	frame     *capture.Frame
 	truncated bool // captured bytes shorter than the wire length
 	ipDepth   int
+	tunnels   int // encapsulations followed so far (bounded by maxTunnelDepth)
+	ipMissing int // bytes of the current IP payload past the captured data
+	nTCP      int // TCP headers dissected so far in this frame
+	nUDP      int // UDP headers dissected so far in this frame
 	// the innermost IP addresses, used for conversation keys
 	src, dst netip.Addr
 	// fragment reassembly: set when the current IP payload is a reassembled datagram
 	reassembled bool
+	ipTTL       uint8 // TTL / hop limit of the innermost IP header
 	// the Info column's fence (see colClear)
 	fenceB, fenceS int
 }

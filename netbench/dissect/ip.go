@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"strconv"
 )
 
 // IP protocol numbers.
@@ -42,10 +43,11 @@ func ipProtoName(p uint8) string {
 	return "Unknown"
 }
 
-func (c *ctx) setAddrs(src, dst netip.Addr) {
+func (c *ctx) setAddrs(src, dst netip.Addr, ip []byte) {
 	if !c.p.HasIP {
 		c.p.HasIP = true
 		c.p.Src, c.p.Dst = src, dst
+		c.p.IP = ip
 	}
 	c.src, c.dst = src, dst
 	c.ipDepth++
@@ -72,7 +74,8 @@ func (c *ctx) ipv4(b []byte) {
 	}
 	src := netip.AddrFrom4([4]byte(b[12:16]))
 	dst := netip.AddrFrom4([4]byte(b[16:20]))
-	c.setAddrs(src, dst)
+	c.setAddrs(src, dst, b)
+	c.ipTTL = b[8]
 	if total == 0 && len(b) > 0 { // TSO: length left to the hardware
 		total = len(b)
 	}
@@ -99,12 +102,22 @@ func (c *ctx) ipv4(b []byte) {
 		if !done {
 			c.setProto("IPv4")
 			t := c.clearInfo()
-			t.Field(0, fmt.Sprintf("Fragmented IP protocol (proto=%s %d, off=%d, ID=%04x)", ipProtoName(proto), proto, off, id))
+			t.Lit("Fragmented IP protocol (proto=")
+			t.Lit(ipProtoName(proto))
+			t.Lit(" ")
+			t.B = strconv.AppendUint(t.B, uint64(proto), 10)
+			t.Lit(", off=")
+			t.B = strconv.AppendInt(t.B, int64(off), 10)
+			t.Lit(", ID=")
+			t.B = appendHexWidth(t.B, uint64(id), 4)
+			t.Lit(")")
 			return
 		}
 		c.reassembled = true
 		payload = whole
+		end = total
 	}
+	c.ipMissing = c.missing(total - end)
 	c.ipPayload(proto, payload, 4)
 }
 
@@ -115,7 +128,8 @@ func (c *ctx) ipv6(b []byte) {
 	}
 	src := netip.AddrFrom16([16]byte(b[8:24]))
 	dst := netip.AddrFrom16([16]byte(b[24:40]))
-	c.setAddrs(src, dst)
+	c.setAddrs(src, dst, b)
+	c.ipTTL = b[7]
 	plen := int(binary.BigEndian.Uint16(b[4:]))
 	end := 40 + plen
 	if plen == 0 { // jumbogram or TSO
@@ -127,6 +141,10 @@ func (c *ctx) ipv6(b []byte) {
 	}
 	next := b[6]
 	rest := b[40:end]
+	missing := 0
+	if plen != 0 {
+		missing = 40 + plen - end
+	}
 	for {
 		switch next {
 		case protoHopOpts, protoRouting, protoDstOpts:
@@ -166,20 +184,55 @@ func (c *ctx) ipv6(b []byte) {
 				if mf {
 					more = "y"
 				}
-				t.Lit(fmt.Sprintf("IPv6 fragment (off=%d more=%s ident=0x%08x nxt=%d)", off, more, ident, nxt))
+				t.Lit("IPv6 fragment (off=")
+				t.B = strconv.AppendInt(t.B, int64(off), 10)
+				t.Lit(" more=")
+				t.Lit(more)
+				t.Lit(" ident=0x")
+				t.B = appendHexWidth(t.B, uint64(ident), 8)
+				t.Lit(" nxt=")
+				t.B = strconv.AppendUint(t.B, uint64(nxt), 10)
+				t.Lit(")")
 				return
 			}
 			c.reassembled = true
 			next, rest = nxt, whole
+			missing = 0
+			continue
+		case protoAH:
+			if len(rest) < 8 {
+				c.malformed("IPv6", "truncated AH header")
+				return
+			}
+			n := (int(rest[1]) + 2) * 4
+			if n > len(rest) {
+				c.malformed("IPv6", "truncated AH header")
+				return
+			}
+			next, rest = rest[0], rest[n:]
 			continue
 		case protoNoNext:
 			c.setProto("IPv6")
-			c.clearInfo()
+			c.clearInfo().Lit("IPv6 no next header")
 			return
 		}
 		break
 	}
+	c.ipMissing = c.missing(missing)
 	c.ipPayload(next, rest, 6)
+}
+
+// missing bounds the bytes an IP header says are missing from the end of
+// its payload by those missing from the end of the frame: like tshark's
+// reported length, a length field never reaches past the frame on the wire.
+func (c *ctx) missing(n int) int {
+	if fm := c.frame.OrigLen - len(c.frame.Data); n > fm {
+		n = fm
+	}
+	if n < 0 {
+		n = 0
+	}
+	return n
 }
 
 // ipPayload dispatches an IP payload on its protocol number.
@@ -194,7 +247,115 @@ func (c *ctx) ipPayload(proto uint8, b []byte, ver int) {
 		c.ipv4(b)
 	case protoIPv6:
 		c.ipv6(b)
+	case protoAH:
+		// The authentication header is followed by the protected payload,
+		// which tshark dissects in place.
+		if len(b) >= 8 && (int(b[1])+2)*4 <= len(b) && c.enterTunnel() {
+			c.ipPayload(b[0], b[(int(b[1])+2)*4:], ver)
+			return
+		}
+		c.ipOther(proto, b, ver)
+	case protoGRE:
+		if !c.greTunnel(b) {
+			c.ipOther(proto, b, ver)
+		}
+	case protoICMP, protoICMPv6:
+		c.icmpErrorPayload(proto, b)
+		c.ipOther(proto, b, ver)
 	default:
 		c.ipOther(proto, b, ver)
 	}
+}
+
+// icmpErrorPayload records the transport payload of the datagram quoted in an
+// ICMP or ICMPv6 error message: tshark dissects the quoted IP, UDP and TCP
+// headers, so its udp.payload / tcp.payload fields come from them.
+func (c *ctx) icmpErrorPayload(proto uint8, b []byte) {
+	if len(b) < 8 {
+		return
+	}
+	typ := b[0]
+	inner := b[8:]
+	var next uint8
+	if proto == protoICMP {
+		switch typ {
+		case 3, 4, 5, 11, 12:
+		default:
+			return
+		}
+		if len(inner) < 20 || inner[0]>>4 != 4 {
+			return
+		}
+		ihl := int(inner[0]&0x0f) * 4
+		if ihl < 20 || ihl > len(inner) {
+			return
+		}
+		if binary.BigEndian.Uint16(inner[6:])&0x1fff != 0 {
+			return // not the first fragment: no transport header
+		}
+		next = inner[9]
+		if total := int(binary.BigEndian.Uint16(inner[2:])); total >= ihl && total < len(inner) {
+			inner = inner[:total]
+		}
+		inner = inner[ihl:]
+	} else {
+		if typ < 1 || typ > 4 {
+			return
+		}
+		if len(inner) < 40 || inner[0]>>4 != 6 {
+			return
+		}
+		next = inner[6]
+		if plen := int(binary.BigEndian.Uint16(inner[4:])); plen > 0 && 40+plen < len(inner) {
+			inner = inner[:40+plen]
+		}
+		inner = inner[40:]
+		for next == protoHopOpts || next == protoRouting || next == protoDstOpts {
+			if len(inner) < 8 {
+				return
+			}
+			n := (int(inner[1]) + 1) * 8
+			if n > len(inner) {
+				return
+			}
+			next, inner = inner[0], inner[n:]
+		}
+	}
+	p := c.p
+	switch next {
+	case protoUDP:
+		if len(inner) < 8 || p.udpDone {
+			return
+		}
+		pl := inner[8:]
+		if ulen := int(binary.BigEndian.Uint16(inner[4:])); ulen >= 8 && ulen-8 < len(pl) {
+			pl = pl[:ulen-8]
+		}
+		p.udpDone = true
+		p.udpPayload = pl
+	case protoTCP:
+		if len(inner) < 20 || len(p.tcpPayload) > 0 {
+			return
+		}
+		hl := int(inner[12]>>4) * 4
+		if hl >= 20 && hl < len(inner) {
+			p.tcpPayload = inner[hl:]
+		}
+	}
+}
+
+// appendHexWidth appends v in lower-case hexadecimal, zero-padded to width digits.
+func appendHexWidth(b []byte, v uint64, width int) []byte {
+	const digits = "0123456789abcdef"
+	var tmp [16]byte
+	i := len(tmp)
+	for v > 0 || len(tmp)-i < width {
+		i--
+		tmp[i] = digits[v&0xf]
+		v >>= 4
+		if i == 0 {
+			break
+		}
+	}
+	return append(b, tmp[i:]...)
 }

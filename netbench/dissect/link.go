@@ -9,18 +9,19 @@ import (
 
 // Ethertypes handled below the IP layer.
 const (
-	etherIPv4     = 0x0800
-	etherARP      = 0x0806
-	etherVLAN     = 0x8100
-	etherQinQ     = 0x88a8
-	etherQinQOld  = 0x9100
-	etherIPv6     = 0x86dd
-	etherPPPoES   = 0x8864
-	etherPPPoED   = 0x8863
-	etherMPLS     = 0x8847
-	etherMPLSMcst = 0x8848
-	etherLLDP     = 0x88cc
-	etherEAPOL    = 0x888e
+	etherIPv4       = 0x0800
+	etherARP        = 0x0806
+	etherVLAN       = 0x8100
+	etherQinQ       = 0x88a8
+	etherQinQOld    = 0x9100
+	etherIPv6       = 0x86dd
+	etherPPPoES     = 0x8864
+	etherPPPoED     = 0x8863
+	etherMPLS       = 0x8847
+	etherMPLSMcst   = 0x8848
+	etherLLDP       = 0x88cc
+	etherEAPOL      = 0x888e
+	etherFabricPath = 0x8903
 )
 
 // link dissects the link-layer header of type lt and hands the payload on.
@@ -67,9 +68,11 @@ func (c *ctx) link(lt capture.LinkType, b []byte) {
 	case capture.LinkPPPHDLC:
 		c.ppp(b)
 	case capture.LinkIEEE80211:
-		c.ieee80211(b)
+		if !c.ieee80211Data(b, false) {
+			c.ieee80211(b)
+		}
 	case capture.LinkRadiotap:
-		if len(b) < 4 {
+		if len(b) < 8 {
 			c.malformed("802.11", "truncated radiotap header")
 			return
 		}
@@ -78,7 +81,11 @@ func (c *ctx) link(lt capture.LinkType, b []byte) {
 			c.malformed("802.11", "truncated radiotap header")
 			return
 		}
-		c.ieee80211(b[n:])
+		if !c.ieee80211Data(b[n:], radiotapFCS(b[:n])) {
+			c.ieee80211(b[n:])
+		}
+	case capture.LinkCHDLC:
+		c.chdlc(b)
 	default:
 		c.p.Skip = true
 		c.p.SkipReason = fmt.Sprintf("unsupported link type %d", lt)
@@ -126,6 +133,10 @@ func (c *ctx) etherPayload(et uint16, srcMAC, dstMAC, b []byte) {
 				rest = rest[:n]
 			}
 			c.pppProto(rest)
+		case etherFabricPath:
+			if !c.fabricPath(b) {
+				c.etherOther(et, srcMAC, dstMAC, b)
+			}
 		case etherMPLS, etherMPLSMcst:
 			for len(b) >= 4 {
 				bos := b[2]&1 == 1
@@ -189,6 +200,11 @@ func (c *ctx) sllProto(hatype, proto uint16, b []byte) {
 }
 
 func (c *ctx) ppp(b []byte) {
+	if len(b) >= 4 && (b[0] == 0x0f || b[0] == 0x8f) && b[1] == 0 {
+		// Cisco HDLC in a PPP capture: tshark's PPP-in-HDLC dissector hands it on.
+		c.chdlc(b)
+		return
+	}
 	if len(b) >= 2 && b[0] == 0xff && b[1] == 0x03 {
 		b = b[2:]
 	}
@@ -230,6 +246,12 @@ func (c *ctx) malformed(proto, why string) {
 		c.setProto(proto)
 	}
 	t := &c.p.Info
+	if c.truncated {
+		// The header runs past the captured bytes of a frame cut short
+		// by the snapshot length: tshark's BoundsError.
+		t.Lit("[Packet size limited during capture]")
+		return
+	}
 	t.Lit("[Malformed Packet]")
 }
 
@@ -238,4 +260,44 @@ func (c *ctx) other(proto, info string) {
 	c.setProto(proto)
 	t := c.clearInfo()
 	t.Lit(info)
+}
+
+// chdlc dissects a Cisco HDLC frame: address, control, Ethertype.
+func (c *ctx) chdlc(b []byte) {
+	if len(b) < 4 {
+		c.malformed("CHDLC", "truncated Cisco HDLC header")
+		return
+	}
+	et := binary.BigEndian.Uint16(b[2:])
+	switch et {
+	case etherIPv4, etherIPv6:
+		c.etherPayload(et, nil, nil, b[4:])
+	default:
+		c.etherOther(et, nil, nil, b[4:])
+	}
+}
+
+// radiotapFCS reports whether a radiotap header says the 802.11 frame
+// ends with its FCS (the Flags field's 0x10 bit).
+func radiotapFCS(h []byte) bool {
+	if len(h) < 8 {
+		return false
+	}
+	present := binary.LittleEndian.Uint32(h[4:])
+	if present&0x2 == 0 {
+		return false
+	}
+	off := 8
+	for w := present; w&0x80000000 != 0; {
+		if off+4 > len(h) {
+			return false
+		}
+		w = binary.LittleEndian.Uint32(h[off:])
+		off += 4
+	}
+	if present&0x1 != 0 { // TSFT: 8 bytes, 8-aligned
+		off = (off + 7) &^ 7
+		off += 8
+	}
+	return off < len(h) && h[off]&0x10 != 0
 }

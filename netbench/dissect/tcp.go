@@ -56,42 +56,50 @@ const (
 	taPortsReused
 )
 
-// tcpFlow is one direction of a TCP conversation.
+// tcpFlow is one direction of a TCP conversation, with the state tshark's
+// tcp_flow_t keeps for sequence analysis.
 type tcpFlow struct {
-	baseSet  bool
-	base     uint32
-	winScale int // -1 unknown, else the shift count
-	synSeen  bool
+	baseSet    bool
+	base       uint32
+	winScale   int  // -1 unknown, -2 no scaling used, else the shift count
+	isFirstAck bool // no pure ACK seen since this direction's SYN
 
 	nextSeq        uint32 // 0 = none yet (as tshark)
 	nextSeqTime    time.Time
 	maxSeqToBeAckd uint32
 	lastAck        uint32
 	lastAckTime    time.Time
-	window         uint32
-	windowSet      bool
+	window         uint32 // last raw window; 0xffffffff before any segment
 	lastNonDupAck  int
 	dupAckNum      int
 	lastSegFlags   uint32
-	finSeen        bool
 
 	// reassembly for the application protocol
 	pending   []byte
 	streamPos uint32 // relative seq of the next byte the application expects
 	streamSet bool
+	msps      [maxMSPs]tcpMSP // the last PDUs reassembled from several segments
+	nMSP      int
+	mspEnd    uint32 // where the PDU being reassembled ends, when mspEndSet
+	mspEndSet bool
 }
 
 // tcpConv is a TCP conversation: both directions and the application state.
 type tcpConv struct {
 	flows     [2]tcpFlow
-	firstRTT  time.Duration
-	synTime   time.Time
-	synDir    int
+	firstRTT  time.Duration // tshark's ts_first_rtt: SYN to the first pure ACK
+	mruSyn    time.Time     // time of the most recent pure SYN
 	app       tcpApp
 	appState  any
 	appTried  bool
-	finished  bool
 	lastFrame int
+}
+
+func (conv *tcpConv) init() {
+	for i := range conv.flows {
+		conv.flows[i].winScale = -1
+		conv.flows[i].window = 0xffffffff
+	}
 }
 
 // tcpSegment is what the application dissectors see of one TCP segment.
@@ -106,6 +114,13 @@ type tcpSegment struct {
 	payload  []byte
 	analysis uint32 // analysis flags set for this segment
 	rendered bool   // the application rendered a complete PDU
+	// need may be set by an application that returns with bytes left
+	// over: how many bytes past the end of the data it was given complete
+	// the PDU (tshark's pinfo->desegment_len). 0 means unknown ("one more
+	// segment"). With it the core knows where the PDU ends, and treats a
+	// segment after a capture gap that still falls inside the PDU as one
+	// more (never completed) segment of it, as tshark does.
+	need int
 }
 
 func (c *ctx) tcp(b []byte) {
@@ -133,9 +148,31 @@ func (c *ctx) tcp(b []byte) {
 	_ = first
 	c.setProto("TCP")
 	t := c.clearInfo()
-	if hlen < 20 {
+	if hlen < 20 || hlen > len(b)+c.ipMissing {
+		// No sequence analysis: tshark has no segment length. It shows the
+		// raw numbers, then gives up (bogus length) or shows the options
+		// until they run past the segment.
 		writePorts(t, sp, dp)
-		t.Lit(" [BOGUS TCP HEADER LENGTH (" + strconv.Itoa(hlen) + ", must be at least 20)]")
+		t.Lit(" ")
+		writeFlags(t, flags)
+		t.Lit(" Seq=")
+		t.Uint(span.Seq, uint64(seq))
+		if flags&thACK != 0 {
+			t.Lit(" Ack=")
+			t.Uint(span.Ack, uint64(ack))
+		}
+		t.Lit(" Win=")
+		t.Uint(span.Window, uint64(win))
+		if hlen < 20 {
+			t.Lit(", bogus TCP header length (" + strconv.Itoa(hlen) + ", must be at least 20)")
+			return
+		}
+		c.p.Skip, c.p.SkipReason = true, "TCP header longer than the segment"
+		if writeShortOptions(t, b[20:], hlen-20) {
+			t.Lit("[Malformed Packet: length of contained item exceeds length of containing item]")
+		} else {
+			t.Lit("[Malformed Packet]")
+		}
 		return
 	}
 	if hlen > len(b) {
@@ -144,91 +181,77 @@ func (c *ctx) tcp(b []byte) {
 		return
 	}
 	payload := b[hlen:]
-	seglen := len(payload)
+	// The segment length comes from the IP length, as tshark's reported
+	// length: a capture cut short by the snapshot length keeps it.
+	seglen := len(payload) + c.ipMissing
+	truncated := c.ipMissing > 0
 	if p.TCP == (TCPFields{}) {
 		p.TCP = TCPFields{Flags: flags, Seq: seq, Ack: ack, Window: win, Len: seglen}
 	}
-	if len(p.Payload) == 0 && seglen > 0 {
-		p.Payload = payload
+	if len(p.tcpPayload) == 0 && seglen > 0 {
+		p.tcpPayload = payload
 	}
 
 	key, dir := makeTCPKey(c.src, c.dst, sp, dp)
 	conv, fresh := c.d.tcp.get(key)
+	if fresh {
+		conv.init()
+	}
 	var analysis uint32
-	if !fresh && flags&thSYN != 0 && flags&thACK == 0 && conv.flows[dir].synSeen &&
-		seq != conv.flows[dir].base && (conv.finished || conv.flows[dir].nextSeq != 0) {
+	fwd, rev := &conv.flows[dir], &conv.flows[1-dir]
+	switch {
+	case flags&(thSYN|thACK) == thSYN && fwd.baseSet && seq != fwd.base:
 		// A new SYN on a conversation already seen: tshark starts a new
 		// conversation and says the ports were reused.
+		fl := [2][]byte{conv.flows[0].pending[:0], conv.flows[1].pending[:0]}
 		*conv = tcpConv{}
-		fresh = true
+		conv.init()
+		conv.flows[0].pending, conv.flows[1].pending = fl[0], fl[1]
+		analysis |= taPortsReused
+	case flags&(thSYN|thACK) == thSYN|thACK && fwd.baseSet && seq != fwd.base:
+		fwd.base = seq
 		analysis |= taPortsReused
 	}
-	if fresh {
-		conv.flows[0].winScale, conv.flows[1].winScale = -1, -1
-		conv.flows[0].lastNonDupAck, conv.flows[1].lastNonDupAck = 0, 0
-	}
-	fwd, rev := &conv.flows[dir], &conv.flows[1-dir]
 	now := c.frame.Time
+	opts := b[20:hlen]
 
-	// Relative sequence numbers.
-	if !fwd.baseSet {
-		fwd.baseSet = true
-		if flags&thSYN != 0 {
-			fwd.base = seq
-		} else {
-			fwd.base = seq - 1
-		}
-	}
-	if flags&thSYN != 0 && flags&thACK == 0 && !fwd.synSeen {
-		fwd.base = seq
-	}
-	if flags&thACK != 0 && !rev.baseSet {
-		rev.baseSet = true
-		rev.base = ack - 1
-	}
-	if flags&thSYN != 0 {
-		if flags&thACK == 0 {
-			conv.synTime, conv.synDir = now, dir
-		} else if !conv.synTime.IsZero() && conv.synDir != dir && conv.firstRTT == 0 {
-			conv.firstRTT = now.Sub(conv.synTime)
-		}
-	}
+	// Sequence analysis on the raw window, as tshark calls it before it
+	// scales the window and before it reads the options.
+	analysis |= c.tcpAnalyze(conv, fwd, rev, seq, ack, uint32(seglen), flags, uint32(win), now)
 	relSeq := seq - fwd.base
 	relAck := ack - rev.base
 
-	// Options (parsed before analysis: window scaling comes from the SYN).
-	opts := b[20:hlen]
-	ws := -1
-	if flags&thSYN != 0 {
-		ws = synWindowShift(opts)
-		fwd.synSeen = true
-		fwd.winScale = ws
-		if flags&thACK != 0 {
-			// SYN+ACK: scaling is used only when both sides offered it.
-			if fwd.winScale < 0 || rev.winScale < 0 {
-				if rev.synSeen || fwd.winScale < 0 {
-					fwd.winScale, rev.winScale = -2, -2
-				}
-			}
-		}
-	}
 	window := uint32(win)
-	if flags&thSYN == 0 && fwd.winScale >= 0 && (rev.winScale >= 0 || !rev.synSeen) {
+	if flags&thSYN == 0 && fwd.winScale >= 0 {
 		window <<= uint(fwd.winScale)
 	}
+	if flags&thSYN != 0 {
+		if ws := synWindowShift(opts); ws >= 0 {
+			fwd.winScale = ws
+		}
+		// verify_tcp_window_scaling
+		if fwd.winScale == -1 {
+			fwd.winScale, rev.winScale = -2, -2
+		} else if flags&thACK != 0 && rev.winScale == -2 {
+			fwd.winScale = -2
+		}
+		if flags&thACK == 0 {
+			conv.mruSyn = now
+		}
+		fwd.isFirstAck = true
+	}
+	if flags&(thSYN|thACK) == thACK {
+		if !conv.mruSyn.IsZero() && conv.firstRTT == 0 {
+			conv.firstRTT = now.Sub(conv.mruSyn)
+		}
+		fwd.isFirstAck = false
+	}
 
-	seg := tcpSegment{c: c, conv: conv, dir: dir, srcPort: sp, dstPort: dp, flags: flags, relSeq: relSeq, payload: payload}
-	analysis |= c.tcpAnalyze(conv, fwd, rev, seq, ack, uint32(seglen), flags, window, now)
+	seg := &c.d.segs[min(c.nTCP, len(c.d.segs)-1)]
+	c.nTCP++
+	*seg = tcpSegment{c: c, conv: conv, dir: dir, srcPort: sp, dstPort: dp, flags: flags, relSeq: relSeq, payload: payload}
 	seg.analysis = analysis
 	conv.lastFrame = p.Number
-	if flags&(thFIN|thRST) != 0 {
-		if flags&thRST != 0 || (fwd.finSeen || rev.finSeen) {
-			conv.finished = true
-		}
-		if flags&thFIN != 0 {
-			fwd.finSeen = true
-		}
-	}
 
 	// The TCP Info column.
 	writePorts(t, sp, dp)
@@ -250,10 +273,27 @@ func (c *ctx) tcp(b []byte) {
 	t.Uint(span.PayloadLen, uint64(seglen))
 	writeOptions(t, opts, rev)
 
-	c.fenceB, c.fenceS = prefixAnalysis(t, analysis, fwd)
+	c.fenceB, c.fenceS = prefixAnalysis(t, &p.infoScratch, analysis, fwd)
 
+	if truncated && seglen > 0 {
+		// tshark still hands the captured bytes to the application (no
+		// reassembly is possible); an exception then adds its note unless
+		// the application rendered the frame itself (HTTP's "Continuation
+		// [Packet size limited during capture]" and the like).
+		if !conv.appTried {
+			conv.appTried = true
+			conv.app = pickTCPApp(seg)
+		}
+		if conv.app != nil {
+			conv.app.dissect(seg, payload)
+		}
+		if !seg.rendered {
+			t.Lit("[Packet size limited during capture]")
+		}
+		return
+	}
 	if seglen > 0 {
-		c.tcpPayload(&seg)
+		c.tcpPayload(seg)
 	}
 }
 
@@ -380,13 +420,47 @@ func writeOptions(t *span.Text, opts []byte, rev *tcpFlow) {
 	}
 }
 
+// writeShortOptions writes the options of a header cut short (avail bytes
+// of the hlen-20 announced): those that fit, as writeOptions does. It
+// reports whether it stopped at an option whose length runs past the
+// bytes (tshark's ContainedBoundsError) rather than at a missing byte.
+func writeShortOptions(t *span.Text, avail []byte, n int) (contained bool) {
+	if n > len(avail) {
+		n = len(avail)
+	}
+	opts := avail[:n]
+	i := 0
+	for i < len(opts) {
+		kind := opts[i]
+		if kind == 0 || kind == 1 {
+			i++
+			continue
+		}
+		if i+1 >= len(opts) {
+			return false
+		}
+		l := int(opts[i+1])
+		if l < 2 {
+			return false
+		}
+		if i+l > len(opts) {
+			return true
+		}
+		writeOptions(t, opts[i:i+l], &tcpFlow{})
+		i += l
+	}
+	return false
+}
+
 // prefixAnalysis puts tshark's sequence-analysis notes in front of the Info
-// column, in the order tshark's successive prepends leave them.
-func prefixAnalysis(t *span.Text, a uint32, fwd *tcpFlow) (fenceB, fenceS int) {
+// column, in the order tshark's successive col_prepend_fence_fstr calls
+// leave them, and returns the fence (the end of the notes). pre is scratch
+// storage.
+func prefixAnalysis(t, pre *span.Text, a uint32, fwd *tcpFlow) (fenceB, fenceS int) {
 	if a == 0 {
 		return 0, 0
 	}
-	var pre span.Text
+	pre.Reset()
 	add := func(flag uint32, s string) {
 		if a&flag != 0 {
 			pre.Field(span.Analysis, s)
@@ -398,7 +472,13 @@ func prefixAnalysis(t *span.Text, a uint32, fwd *tcpFlow) (fenceB, fenceS int) {
 	add(taZeroWindowProbe, "[TCP ZeroWindowProbe]")
 	add(taZeroWindow, "[TCP ZeroWindow]")
 	if a&taDuplicateAck != 0 {
-		pre.Field(span.Analysis, "[TCP Dup ACK "+strconv.Itoa(fwd.lastNonDupAck)+"#"+strconv.Itoa(fwd.dupAckNum)+"]")
+		s := pre.Begin()
+		pre.Lit("[TCP Dup ACK ")
+		pre.B = strconv.AppendInt(pre.B, int64(fwd.lastNonDupAck), 10)
+		pre.Lit("#")
+		pre.B = strconv.AppendInt(pre.B, int64(fwd.dupAckNum), 10)
+		pre.Lit("]")
+		pre.End(span.Analysis, s)
 		pre.Lit(" ")
 	}
 	add(taKeepAliveAck, "[TCP Keep-Alive ACK]")
@@ -412,120 +492,188 @@ func prefixAnalysis(t *span.Text, a uint32, fwd *tcpFlow) (fenceB, fenceS int) {
 	add(taFastRetransmission, "[TCP Fast Retransmission]")
 	add(taRetransmission, "[TCP Retransmission]")
 	add(taPortsReused, "[TCP Port numbers reused]")
-	prefixText(t, &pre)
+	prefixText(t, pre)
 	return len(pre.B), len(pre.Spans)
 }
 
-// prefixText puts pre in front of t, shifting t's spans.
+// prefixText puts pre in front of t in place, shifting t's spans.
 func prefixText(t *span.Text, pre *span.Text) {
-	n := int32(len(pre.B))
-	old := append([]byte(nil), t.B...)
-	oldSpans := append([]span.Span(nil), t.Spans...)
-	t.Reset()
-	t.Append(pre)
-	t.B = append(t.B, old...)
-	for _, s := range oldSpans {
-		t.Spans = append(t.Spans, span.Span{Start: s.Start + n, End: s.End + n, Kind: s.Kind})
+	n, ns := len(pre.B), len(pre.Spans)
+	old, oldS := len(t.B), len(t.Spans)
+	t.B = append(t.B, pre.B...) // grow by n
+	copy(t.B[n:], t.B[:old])
+	copy(t.B, pre.B)
+	t.Spans = append(t.Spans, pre.Spans...) // grow by ns
+	copy(t.Spans[ns:], t.Spans[:oldS])
+	for i := ns; i < len(t.Spans); i++ {
+		t.Spans[i].Start += int32(n)
+		t.Spans[i].End += int32(n)
 	}
+	copy(t.Spans, pre.Spans)
 }
 
 func seqGT(a, b uint32) bool { return int32(a-b) > 0 }
 func seqLT(a, b uint32) bool { return int32(a-b) < 0 }
 func seqLE(a, b uint32) bool { return int32(a-b) <= 0 }
 
-// tcpAnalyze is tshark's tcp_analyze_sequence_number: it classifies the
-// segment (retransmission, duplicate ACK, ...) and updates the flow state.
+// tcpAnalyze is tshark 4.0's tcp_analyze_sequence_number: it sets the
+// relative sequence bases, classifies the segment (retransmission,
+// duplicate ACK, ...) and updates the flow state. window is the raw window.
 func (c *ctx) tcpAnalyze(conv *tcpConv, fwd, rev *tcpFlow, seq, ack, seglen uint32, flags uint16, window uint32, now time.Time) uint32 {
 	var a uint32
 	const noSFR = thSYN | thFIN | thRST
-	isAck := flags&thACK != 0
-	_ = isAck
+	if !fwd.baseSet {
+		fwd.baseSet = true
+		if flags&thSYN != 0 {
+			fwd.base = seq
+		} else {
+			fwd.base = seq - 1
+		}
+	}
+	if !rev.baseSet && flags&thACK != 0 {
+		rev.baseSet = true
+		rev.base = ack - 1
+	}
 
-	switch {
-	case seglen == 1 && fwd.nextSeq != 0 && seq == fwd.nextSeq && rev.windowSet && rev.window == 0:
+	// ZERO WINDOW PROBE
+	if seglen == 1 && seq == fwd.nextSeq && rev.window == 0 {
 		a |= taZeroWindowProbe
 		goto finishedFwd
 	}
+	// ZERO WINDOW
 	if window == 0 && flags&noSFR == 0 {
 		a |= taZeroWindow
 	}
+	// LOST PACKET
 	if fwd.nextSeq != 0 && seqGT(seq, fwd.nextSeq) && flags&thRST == 0 {
 		a |= taLostPacket
 	}
-	if (seglen == 0 || seglen == 1) && fwd.nextSeq != 0 && seq == fwd.nextSeq-1 && flags&noSFR == 0 {
+	// KEEP ALIVE
+	if (seglen == 0 || seglen == 1) && seq == fwd.nextSeq-1 && flags&noSFR == 0 {
 		a |= taKeepAlive
 	}
-	if seglen == 0 && window != 0 && fwd.windowSet && window != fwd.window && seq == fwd.nextSeq &&
+	// WINDOW UPDATE
+	if seglen == 0 && window != 0 && window != fwd.window && seq == fwd.nextSeq &&
 		ack == fwd.lastAck && flags&noSFR == 0 {
 		a |= taWindowUpdate
 	}
-	if seglen > 0 && rev.winScale != -1 && rev.windowSet && rev.lastAck != 0 &&
-		seq+seglen == rev.lastAck+rev.window && flags&noSFR == 0 {
-		a |= taWindowFull
+	// WINDOW FULL
+	if seglen > 0 && rev.winScale != -1 && flags&noSFR == 0 {
+		shift := uint(0)
+		if !rev.isFirstAck && rev.winScale >= 0 {
+			shift = uint(rev.winScale)
+		}
+		if seq+seglen == rev.lastAck+rev.window<<shift {
+			a |= taWindowFull
+		}
 	}
-	if seglen == 0 && window != 0 && fwd.windowSet && window == fwd.window && seq == fwd.nextSeq &&
+	// KEEP ALIVE ACK
+	if seglen == 0 && window != 0 && window == fwd.window && seq == fwd.nextSeq &&
 		ack == fwd.lastAck && rev.lastSegFlags&taKeepAlive != 0 && flags&noSFR == 0 {
 		a |= taKeepAliveAck
 		goto finishedFwd
 	}
-	if seglen == 0 && window == 0 && fwd.windowSet && window == fwd.window && seq == fwd.nextSeq &&
-		(ack == fwd.lastAck || ack == fwd.lastAck+1) && rev.lastSegFlags&taZeroWindowProbe != 0 && flags&noSFR == 0 {
+	// ZERO WINDOW PROBE ACK
+	if seglen == 0 && window == 0 && window == fwd.window && seq == fwd.nextSeq &&
+		ack == fwd.lastAck && rev.lastSegFlags&taZeroWindowProbe != 0 && flags&noSFR == 0 {
 		a |= taZeroWindowProbeAck
 		goto finishedFwd
 	}
-	if seglen == 0 && window != 0 && fwd.windowSet && window == fwd.window && seq == fwd.nextSeq &&
+	// DUPLICATE ACK
+	if seglen == 0 && window != 0 && window == fwd.window && seq == fwd.nextSeq &&
 		ack == fwd.lastAck && flags&noSFR == 0 {
-		fwd.dupAckNum++
+		if fwd.dupAckNum == -1 {
+			fwd.dupAckNum = 1
+		} else {
+			fwd.dupAckNum++
+		}
 		a |= taDuplicateAck
 	}
 
 finishedFwd:
-	if a&taDuplicateAck == 0 {
+	// If the ack number changed we must reset the dupack counters.
+	if ack != fwd.lastAck {
 		fwd.lastNonDupAck = c.p.Number
 		fwd.dupAckNum = 0
 	}
+	// ACKED LOST PACKET
 	if rev.maxSeqToBeAckd != 0 && seqGT(ack, rev.maxSeqToBeAckd) && flags&thACK != 0 {
-		a |= taAckLostPacket
-		rev.maxSeqToBeAckd = rev.nextSeq
-	}
-	if (seglen > 0 || flags&(thSYN|thFIN) != 0) && fwd.nextSeq != 0 && seqLT(seq, fwd.nextSeq) && a&taKeepAlive == 0 {
-		switch {
-		case rev.dupAckNum >= 2 && rev.lastAck == seq && now.Sub(rev.lastAckTime) < 20*time.Millisecond:
-			a |= taFastRetransmission
-		case func() bool {
-			thres := 3 * time.Millisecond
-			if conv.firstRTT != 0 {
-				thres = conv.firstRTT
+		if seqLT(rev.maxSeqToBeAckd, rev.nextSeq) {
+			rev.maxSeqToBeAckd = rev.nextSeq
+			a |= taAckLostPacket
+		} else {
+			if rev.dupAckNum == 0 {
+				a |= taAckLostPacket
 			}
-			return now.Sub(fwd.nextSeqTime) < thres && fwd.nextSeq != seq+seglen
-		}():
-			a |= taOutOfOrder
-		case seglen > 0 && rev.lastAck != 0 && seqLE(seq+seglen, rev.lastAck):
-			a |= taSpuriousRetransmission
-		default:
-			a |= taRetransmission
+			rev.dupAckNum = -1
 		}
 	}
-
-	nextSeq := seq + seglen
-	if flags&(thSYN|thFIN) != 0 {
-		nextSeq++
+	// RETRANSMISSION / FAST RETRANSMISSION / OUT-OF-ORDER
+	if seglen > 0 || flags&(thSYN|thFIN) != 0 {
+		a |= c.retransmissionType(conv, fwd, rev, seq, seglen, flags, a, now)
 	}
-	if seqGT(nextSeq, fwd.nextSeq) || fwd.nextSeq == 0 {
-		if a&taZeroWindowProbe == 0 {
+
+	{
+		nextSeq := seq + seglen
+		if flags&(thSYN|thFIN) != 0 {
+			nextSeq++
+		}
+		if (seqGT(nextSeq, fwd.nextSeq) || fwd.nextSeq == 0) && a&taZeroWindowProbe == 0 {
 			fwd.nextSeq = nextSeq
 			fwd.nextSeqTime = now
 		}
-	}
-	if seq == fwd.maxSeqToBeAckd || fwd.maxSeqToBeAckd == 0 {
-		if a&taZeroWindowProbe == 0 {
+		if (seq == fwd.maxSeqToBeAckd || fwd.maxSeqToBeAckd == 0) && a&taZeroWindowProbe == 0 {
 			fwd.maxSeqToBeAckd = fwd.nextSeq
 		}
 	}
 	fwd.window = window
-	fwd.windowSet = true
 	fwd.lastAck = ack
 	fwd.lastAckTime = now
 	fwd.lastSegFlags = a
+	if debugTCP {
+		println("frame", c.p.Number, "seq", seq, "ack", ack, "len", seglen, "fwd.next", fwd.nextSeq, "fwd.max", fwd.maxSeqToBeAckd, "fwd.dup", fwd.dupAckNum, "rev.next", rev.nextSeq, "rev.max", rev.maxSeqToBeAckd, "rev.dup", rev.dupAckNum, "a", a)
+	}
 	return a
 }
+
+// retransmissionType tells a segment that does not advance the sequence
+// number apart: fast retransmission, out-of-order, spurious retransmission
+// or plain retransmission.
+func (c *ctx) retransmissionType(conv *tcpConv, fwd, rev *tcpFlow, seq, seglen uint32, flags uint16, a uint32, now time.Time) uint32 {
+	if a&taKeepAlive != 0 {
+		return 0
+	}
+	notAdvanced := fwd.nextSeq != 0 && seqLT(seq, fwd.nextSeq)
+	if seglen > 1 && fwd.nextSeq-1 == seq {
+		notAdvanced = false
+	}
+	// Spurious: the data was acknowledged already.
+	if seglen > 0 && rev.lastAck != 0 && seqLE(seq+seglen, rev.lastAck) {
+		return taSpuriousRetransmission
+	}
+	if !notAdvanced {
+		return 0
+	}
+	// Fast retransmission: at least two duplicate ACKs in the other
+	// direction for this sequence number, within 20 ms.
+	// tshark computes the time differences as unsigned 64-bit nanoseconds,
+	// so a timestamp that goes backwards is never "close".
+	if d := now.Sub(rev.lastAckTime); rev.dupAckNum >= 2 && rev.lastAck == seq && d >= 0 && d < 20*time.Millisecond {
+		return taFastRetransmission
+	}
+	// Out-of-order: close to the segment with the highest sequence number.
+	thres := 3 * time.Millisecond
+	if conv.firstRTT != 0 {
+		thres = conv.firstRTT
+	}
+	next := seq + seglen
+	if flags&(thSYN|thFIN) != 0 {
+		next++
+	}
+	if d := now.Sub(fwd.nextSeqTime); d >= 0 && d < thres && fwd.nextSeq != next {
+		return taOutOfOrder
+	}
+	return taRetransmission
+}
+
+var debugTCP = false

@@ -46,9 +46,7 @@ func (c *ctx) udp(b []byte) {
 	}
 	if !p.udpDone {
 		p.udpDone = true
-		if len(p.Payload) == 0 {
-			p.Payload = payload
-		}
+		p.udpPayload = payload
 	}
 	c.setProto("UDP")
 	t := c.clearInfo()
@@ -65,22 +63,24 @@ func (c *ctx) udp(b []byte) {
 		a, bb, pa, pb, dir = bb, a, pb, pa, 1
 	}
 	conv, _ := c.d.udp.get(udpKey{a, bb, pa, pb})
-	u := udpDatagram{srcPort: sp, dstPort: dp, payload: payload, conv: conv, dir: dir}
-	if conv.app != nil && conv.app.dissect(c, &u) {
+	u := &c.d.dgs[min(c.nUDP, len(c.d.dgs)-1)]
+	c.nUDP++
+	*u = udpDatagram{srcPort: sp, dstPort: dp, payload: payload, conv: conv, dir: dir}
+	if conv.app != nil && conv.app.dissect(c, u) {
 		return
 	}
 	lo, hi := sp, dp
 	if lo > hi {
 		lo, hi = hi, lo
 	}
-	if app, ok := udpPortApps[lo]; ok && app.dissect(c, &u) {
+	if app, ok := udpPortApps[lo]; ok && app.dissect(c, u) {
 		return
 	}
-	if app, ok := udpPortApps[hi]; ok && app.dissect(c, &u) {
+	if app, ok := udpPortApps[hi]; ok && app.dissect(c, u) {
 		return
 	}
 	for _, h := range udpHeurs {
-		if h(c, &u) {
+		if h(c, u) {
 			return
 		}
 	}

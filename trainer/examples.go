@@ -82,6 +82,12 @@ func (b *ExampleBuilder) TaskContext(t *registry.Task, labels []string, withLabe
 	return b.Reg.Context(t, labels)
 }
 
+// ContextTokens encodes the text after <sep> as pretraining does
+// (FlowExample): with a leading space.
+func (b *ExampleBuilder) ContextTokens(text string) []int32 {
+	return b.Tok.EncodeString(" " + text).IDs
+}
+
 // LabelTokens is the decoder target of a label without </s> (the trie's
 // sequence for it).
 func (b *ExampleBuilder) LabelTokens(label string) []int32 {
@@ -99,13 +105,14 @@ func (b *ExampleBuilder) FlowLabel(f *netbench.Flow, t *registry.Task) (string, 
 }
 
 // Classification builds the input of flow f for a task context: its first
-// MaxPackets packet lines (one per line), <sep>, the context, </s>. When the
+// MaxPackets packet lines (one per line), <sep>, the context, </s>: the
+// tokens of FlowExample's pretraining input for the same text, then </s>. When the
 // input is longer than MaxEnc, whole packets are dropped from the end; the
 // context is never cut (an error when it cannot fit with at least one
 // token of traffic). If even the first packet does not fit, it is cut to
 // what fits. dropped is the number of packets left out for length.
 func (b *ExampleBuilder) Classification(f *netbench.Flow, context string) (enc []int32, dropped int, err error) {
-	ctx := b.Tok.EncodeString(context).IDs
+	ctx := b.ContextTokens(context)
 	budget := b.MaxEnc - len(ctx) - 2 // <sep> and </s>
 	if budget < 1 {
 		return nil, 0, fmt.Errorf("trainer: the context needs %d tokens, more than the encoder length %d allows (%q...)",
@@ -334,7 +341,7 @@ func (b *ExampleBuilder) GenerationExample(f *netbench.Flow, i int, fld registry
 
 // GenerationInput is the encoder input of a masked packet for field fld.
 func (b *ExampleBuilder) GenerationInput(m GenerationMask, fld registry.Field, d *registry.Dataset) ([]int32, error) {
-	prompt := b.Tok.EncodeString(b.Reg.Prompt(fld, d)).IDs
+	prompt := b.ContextTokens(b.Reg.Prompt(fld, d))
 	enc := b.Tok.EncodeString(m.Text)
 	budget := b.MaxEnc - len(prompt) - 2
 	if budget < 1 {
@@ -380,50 +387,4 @@ func truncateString(s string, n int) string {
 		return s
 	}
 	return s[:n]
-}
-
-// PretrainExample tokenizes flow f for pretraining: its first MaxPackets
-// packet lines (one per line), <sep>, the context, with every token's field
-// kind and field id from the line spans (the input KG-MSP masks by kind).
-// </s> is not included (masking appends it); traffic longer than the
-// encoder is cut by the Batcher, which keeps the context.
-func (b *ExampleBuilder) PretrainExample(f *netbench.Flow, context string) Example {
-	var ex Example
-	field := int32(0)
-	n := min(len(f.Lines), b.maxPackets())
-	for i := range n {
-		if i > 0 {
-			for _, id := range b.newline {
-				ex.IDs = append(ex.IDs, id)
-				ex.Kinds = append(ex.Kinds, span.None)
-				ex.Fields = append(ex.Fields, -1)
-			}
-		}
-		line := f.Lines[i]
-		enc := b.Tok.EncodeString(line.Text)
-		base := len(ex.IDs)
-		ex.IDs = append(ex.IDs, enc.IDs...)
-		for range enc.IDs {
-			ex.Kinds = append(ex.Kinds, span.None)
-			ex.Fields = append(ex.Fields, -1)
-		}
-		for _, s := range line.Spans {
-			lo, hi := enc.TokenRange(int(s.Start), int(s.End))
-			for k := lo; k < hi; k++ {
-				ex.Kinds[base+k] = s.Kind
-				ex.Fields[base+k] = field
-			}
-			field++
-		}
-	}
-	ex.IDs = append(ex.IDs, b.sep)
-	ex.Kinds = append(ex.Kinds, span.None)
-	ex.Fields = append(ex.Fields, -1)
-	ex.ContextStart = len(ex.IDs)
-	for _, id := range b.Tok.EncodeString(context).IDs {
-		ex.IDs = append(ex.IDs, id)
-		ex.Kinds = append(ex.Kinds, span.Context)
-		ex.Fields = append(ex.Fields, -1)
-	}
-	return ex
 }

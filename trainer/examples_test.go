@@ -3,12 +3,10 @@ package trainer
 import (
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/lens-go/lens/netbench"
 	"github.com/lens-go/lens/netbench/bbpe"
-	"github.com/lens-go/lens/netbench/span"
 )
 
 func trafficTokens(b *ExampleBuilder, f *netbench.Flow, k int) []int32 {
@@ -40,7 +38,7 @@ func TestClassificationDropsWholePacketsKeepsContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctxText := full.TaskContext(task, task.Labels, true)
-	ctx := fx.Tok.EncodeString(ctxText).IDs
+	ctx := full.ContextTokens(ctxText)
 	for _, maxEnc := range []int{1 << 20, len(ctx) + 2 + 200, len(ctx) + 2 + 90, len(ctx) + 2 + 5} {
 		b, _ := NewExampleBuilder(fx.Tok, fx.Reg, maxEnc)
 		ex, label, dropped, err := b.ClassificationExample(f, task, task.Labels, true)
@@ -87,9 +85,15 @@ func TestClassificationDropsWholePacketsKeepsContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	noCtx := fx.Tok.EncodeString(fx.Reg.ContextWithoutLabels(task)).IDs
+	noCtx := b.ContextTokens(fx.Reg.ContextWithoutLabels(task))
 	if !slices.Equal(without.Target, with.Target) || !slices.Equal(without.Enc[len(without.Enc)-1-len(noCtx):len(without.Enc)-1], noCtx) {
 		t.Fatal("w/o FT-Context example differs in target or context")
+	}
+	// without truncation the input is the pretraining input (FlowExample) of the same text, then </s>
+	pre, ok := FlowExample(f, ctxText, fx.Tok, 0)
+	whole, _, _ := full.Classification(f, ctxText)
+	if !ok || !slices.Equal(whole, append(slices.Clone(pre.IDs), bbpe.EOSID)) {
+		t.Fatal("classification input differs from the pretraining input of the same flow and context")
 	}
 	// a context that cannot fit is an error, never a cut context
 	small, _ := NewExampleBuilder(fx.Tok, fx.Reg, len(ctx)+1)
@@ -158,7 +162,7 @@ func TestGenerationMaskAndTarget(t *testing.T) {
 				}
 				// the input is the masked packet, <sep>, the prompt, </s>
 				dec, _ := fx.Tok.Decode(ex.Enc)
-				wantIn := m.Text + bbpe.Sep + fx.Reg.Prompt(fld, d) + bbpe.EOS
+				wantIn := m.Text + bbpe.Sep + " " + fx.Reg.Prompt(fld, d) + bbpe.EOS
 				if string(dec) != wantIn {
 					t.Fatalf("%s input %q, want %q", fld.Key, dec, wantIn)
 				}
@@ -194,40 +198,5 @@ func TestGenerationMaskAndTarget(t *testing.T) {
 	}
 	if PickPacket(fx.Flows[0], 3) != PickPacket(fx.Flows[0], 3) {
 		t.Fatal("PickPacket not deterministic")
-	}
-}
-
-func TestPretrainExampleKindsFollowSpans(t *testing.T) {
-	fx := loadFixture(t)
-	b, _ := NewExampleBuilder(fx.Tok, fx.Reg, 512)
-	f := fx.Flows[0]
-	ctx := "It is VPN network traffic data"
-	ex := b.PretrainExample(f, ctx)
-	if err := ex.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	if ex.IDs[ex.ContextStart-1] != b.sep || !slices.Equal(ex.IDs[ex.ContextStart:], fx.Tok.EncodeString(ctx).IDs) {
-		t.Fatal("context is not after <sep>")
-	}
-	for k := ex.ContextStart; k < len(ex.IDs); k++ {
-		if ex.Kinds[k] != span.Context {
-			t.Fatalf("context token %d has kind %v", k, ex.Kinds[k])
-		}
-	}
-	// the tokens of each field of the first line decode to the field's text
-	line := f.Lines[0]
-	enc := fx.Tok.EncodeString(line.Text)
-	for _, s := range line.Spans {
-		lo, hi := enc.TokenRange(int(s.Start), int(s.End))
-		id := ex.Fields[lo]
-		for k := lo; k < hi; k++ {
-			if ex.Kinds[k] != s.Kind || ex.Fields[k] != id || id < 0 {
-				t.Fatalf("span %v: token %d has kind %v field %d", s, k, ex.Kinds[k], ex.Fields[k])
-			}
-		}
-		text, _ := fx.Tok.Decode(ex.IDs[lo:hi])
-		if !strings.Contains(string(text), line.Text[s.Start:s.End]) {
-			t.Fatalf("span %v: tokens %q do not carry %q", s, text, line.Text[s.Start:s.End])
-		}
 	}
 }

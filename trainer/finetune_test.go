@@ -149,7 +149,9 @@ func runTask1(t *testing.T, seed uint64) (acc, maj float64) {
 	for i, f := range fx.Flows {
 		switch fx.Splits.Assign[i] {
 		case netbench.SplitPretrain:
-			pre = append(pre, b.PretrainExample(f, netbench.PretrainContext(ds)))
+			if ex, ok := FlowExample(f, netbench.PretrainContext(ds), fx.Tok, encLen-1); ok {
+				pre = append(pre, ex)
+			}
 		case netbench.SplitTrain, netbench.SplitTest:
 			ex, label, _, err := b.ClassificationExample(f, task, task.Labels, true)
 			if err != nil {

@@ -57,6 +57,10 @@ type Config struct {
 	// MaxTrain and MaxTest cap the examples (0 = all), for quick runs.
 	MaxTrain int `json:"max_train,omitempty"`
 	MaxTest  int `json:"max_test,omitempty"`
+	// Packet picks the packet of a flow (by corpus index) used for
+	// generation and fuzzing; nil means trainer.PickPacket(f, Seed). The
+	// harness passes its own so that every method sees the same packets.
+	Packet func(index int, f *netbench.Flow) int `json:"-"`
 	// Patience stops finetuning early once the training loss stops
 	// improving (see trainer.FinetuneConfig); 0 trains all Epochs.
 	Patience int       `json:"patience,omitempty"`
@@ -96,17 +100,36 @@ func (c *Config) decoder(tr *trainer.Trainer) (*trainer.Decoder, error) {
 
 // flows returns the flows of dataset in split, in corpus order.
 func (d *Data) flows(dataset, split string) ([]*netbench.Flow, error) {
+	out, _, err := d.indexedFlows(dataset, split)
+	return out, err
+}
+
+// indexedFlows is flows with each flow's corpus index.
+func (d *Data) indexedFlows(dataset, split string) ([]*netbench.Flow, []int, error) {
 	var out []*netbench.Flow
+	var index []int
 	i := 0
 	err := d.Corpus.Flows(func(f *netbench.Flow) error {
 		idx := i
 		i++
 		if idx < len(d.Splits.Assign) && d.Splits.Assign[idx] == split && d.Splits.Dataset[idx] == dataset {
 			out = append(out, f)
+			index = append(index, idx)
 		}
 		return nil
 	})
-	return out, err
+	return out, index, err
+}
+
+// packet is the packet of flow f (corpus index idx) used for generation.
+func (c *Config) packet(idx int, f *netbench.Flow) int {
+	if len(f.Lines) == 0 || len(f.Headers) == 0 {
+		return -1
+	}
+	if c.Packet != nil {
+		return c.Packet(idx, f)
+	}
+	return trainer.PickPacket(f, c.Seed)
 }
 
 // ClassifyConfig is one classification run: finetune on the task's

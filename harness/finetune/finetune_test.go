@@ -211,6 +211,15 @@ func TestScoreFieldHandComputed(t *testing.T) {
 	if x, ok := FieldNumber(trainer.FieldSrcIP, "10.0.2.108"); !ok || x != float64(10<<24|2<<8|108) {
 		t.Fatalf("ip feature %g", x)
 	}
+	// detector features: IPv4 octets, ports, protocol, length; bad values give zeros and are counted
+	x, bad := Features([]string{"10.0.2.108", "1.2.3.4", "80", "443", "60"}, 6)
+	if bad != 0 || !slices.Equal(x, []float64{10, 0, 2, 108, 1, 2, 3, 4, 80, 443, 6, 60}) {
+		t.Fatalf("features %v (%d bad)", x, bad)
+	}
+	x, bad = Features([]string{"10.0.2", "::1", "70000", "443", "len"}, 17)
+	if bad != 4 || !slices.Equal(x, []float64{0, 0, 0, 0, 0, 0, 0, 0, 0, 443, 17, 0}) {
+		t.Fatalf("bad features %v (%d bad)", x, bad)
+	}
 }
 
 func TestGenerateScoresSamplesOfTestFlows(t *testing.T) {
@@ -242,6 +251,19 @@ func TestGenerateScoresSamplesOfTestFlows(t *testing.T) {
 	if !slices.Equal(again.Fields[0].Generated, res.Fields[0].Generated) {
 		t.Fatal("sampling from the saved generator differs")
 	}
+	// the harness's packet choice is used when given
+	cfg.Packet = func(int, *netbench.Flow) int { return 0 }
+	cfg.MaxTest = 5
+	first, err := Generate(context.Background(), d, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	test, _ := d.flows("ISCX-VPN", netbench.SplitTest)
+	for i, v := range first.Fields[0].Real {
+		if want, _ := trainer.HeaderValue(test[i], 0, trainer.FieldDstPort); v != want {
+			t.Fatalf("flow %d: real value %q, packet 0 has %q", i, v, want)
+		}
+	}
 }
 
 func TestFuzzDetectorsEndToEnd(t *testing.T) {
@@ -256,7 +278,7 @@ func TestFuzzDetectorsEndToEnd(t *testing.T) {
 		t.Fatalf("%+v", res)
 	}
 	for _, r := range append(res.Detectors, res.Real...) {
-		if r.Accuracy < 0 || r.Accuracy > 1 || r.F1 < 0 || r.F1 > 1 {
+		if r.Accuracy < 0 || r.Accuracy > 1 || r.F1 < 0 || r.F1 > 1 || r.F1Positive < 0 || r.F1Positive > 1 {
 			t.Fatalf("%+v", r)
 		}
 	}

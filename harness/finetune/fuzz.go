@@ -3,9 +3,11 @@ package finetune
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/lens-go/lens/harness/detect"
+	"github.com/lens-go/lens/harness/metrics"
 	"github.com/lens-go/lens/netbench"
 	"github.com/lens-go/lens/netbench/registry"
 	"github.com/lens-go/lens/trainer"
@@ -35,7 +37,10 @@ type FuzzConfig struct {
 type DetectorResult struct {
 	Detector string  `json:"detector"` // "DT", "SVM", "MLP"
 	Accuracy float64 `json:"accuracy"`
-	F1       float64 `json:"f1"` // of the positive class
+	// F1 is the macro F1 over benign and malicious (as the harness scores
+	// every method in Figure 3); F1Positive that of the malicious class.
+	F1         float64 `json:"f1"`
+	F1Positive float64 `json:"f1_positive"`
 }
 
 // FuzzResult reports the fuzzing test.
@@ -85,20 +90,20 @@ func Fuzz(ctx context.Context, d *Data, cfg FuzzConfig) (*FuzzResult, error) {
 		return nil, err
 	}
 	labelled := func(split string, limit int) ([]*netbench.Flow, []int, []int, error) {
-		flows, err := d.flows(task.Dataset, split)
+		flows, index, err := d.indexedFlows(task.Dataset, split)
 		if err != nil {
 			return nil, nil, nil, err
 		}
 		var out []*netbench.Flow
 		var pick, y []int
-		for _, f := range flows {
+		for k, f := range flows {
 			if limit > 0 && len(out) == limit {
 				break
 			}
 			l, ok := g.b.FlowLabel(f, task)
-			i := trainer.PickPacket(f, gc.Seed)
-			if !ok || i < 0 {
-				continue
+			i := gc.packet(index[k], f)
+			if !ok || i < 0 || !f.Src.Is4() || !f.Dst.Is4() {
+				continue // the detectors' features are IPv4 octets (as the harness's)
 			}
 			out = append(out, f)
 			pick = append(pick, i)
@@ -122,22 +127,23 @@ func Fuzz(ctx context.Context, d *Data, cfg FuzzConfig) (*FuzzResult, error) {
 		return nil, fmt.Errorf("finetune: task %d has %d training and %d test flows", task.ID, len(trainF), len(testF))
 	}
 	res := &FuzzResult{Task: task.ID, TrainFlows: len(trainF), TestFlows: len(testF), Train: ftRes, Checkpoint: ckpt, Backend: g.dec.BackendName()}
-	xGen := make([][]float64, len(trainF))
-	for i := range xGen {
-		xGen[i] = make([]float64, len(fields))
-	}
+	values := make([][]string, len(fields)) // values[j][i]: field j of flow i
 	for j, fld := range fields {
 		gen, _, err := g.sample(trainF, trainPick, fld)
 		if err != nil {
 			return nil, err
 		}
-		for i, v := range gen {
-			x, ok := FieldNumber(fld.Key, v)
-			if !ok {
-				res.Invalid++
-			}
-			xGen[i][j] = x
+		values[j] = gen
+	}
+	xGen := make([][]float64, len(trainF))
+	for i, f := range trainF {
+		v := make([]string, len(fields))
+		for j := range fields {
+			v[j] = values[j][i]
 		}
+		x, bad := Features(v, f.Headers[trainPick[i]].Proto)
+		res.Invalid += bad
+		xGen[i] = x
 	}
 	xTest, err := RealFeatures(testF, testPick, fields)
 	if err != nil {
@@ -159,54 +165,73 @@ func Fuzz(ctx context.Context, d *Data, cfg FuzzConfig) (*FuzzResult, error) {
 	return res, nil
 }
 
-// RealFeatures are the real header fields of packet pick[i] of each flow.
+// RealFeatures are the detector features of the real header fields of
+// packet pick[i] of each flow.
 func RealFeatures(flows []*netbench.Flow, pick []int, fields []registry.Field) ([][]float64, error) {
 	out := make([][]float64, len(flows))
 	for i, f := range flows {
-		out[i] = make([]float64, len(fields))
+		v := make([]string, len(fields))
 		for j, fld := range fields {
-			v, err := trainer.HeaderValue(f, pick[i], fld.Key)
-			if err != nil {
+			var err error
+			if v[j], err = trainer.HeaderValue(f, pick[i], fld.Key); err != nil {
 				return nil, err
 			}
-			out[i][j], _ = FieldNumber(fld.Key, v)
 		}
+		out[i], _ = Features(v, f.Headers[pick[i]].Proto)
 	}
 	return out, nil
 }
 
-// RunDetectors trains a decision tree, a linear SVM and an MLP on (X, y)
-// and returns each one's accuracy and positive-class F1 on (xTest, yTest).
+// Features turns the five field values (FeatureFields order) of a packet
+// into the detectors' numeric features as the harness does for every
+// method: source and destination IPv4 octets, ports, the IP protocol (not
+// generated: the packet's own) and the length. A value that does not parse
+// gives zeros and is counted in bad.
+func Features(values []string, proto uint8) (x []float64, bad int) {
+	x = make([]float64, 0, 12)
+	for _, v := range values[:2] {
+		a, err := netip.ParseAddr(v)
+		if err != nil || !a.Is4() {
+			bad++
+			x = append(x, 0, 0, 0, 0)
+			continue
+		}
+		for _, o := range a.As4() {
+			x = append(x, float64(o))
+		}
+	}
+	num := func(key, v string) float64 {
+		n, ok := FieldNumber(key, v)
+		if !ok {
+			bad++
+			return 0
+		}
+		return n
+	}
+	x = append(x, num(trainer.FieldSrcPort, values[2]), num(trainer.FieldDstPort, values[3]), float64(proto), num(trainer.FieldLength, values[4]))
+	return x, bad
+}
+
+// RunDetectors trains a decision tree (depth 8, as the harness), a linear
+// SVM and an MLP on (X, y; 1 = positive) and returns each one's accuracy
+// and F1 on (xTest, yTest).
 func RunDetectors(X [][]float64, y []int, xTest [][]float64, yTest []int, seed uint64) ([]DetectorResult, error) {
 	dets := []struct {
 		name string
 		d    detect.Detector
-	}{{"DT", &detect.Tree{}}, {"SVM", &detect.SVM{Seed: seed}}, {"MLP", &detect.MLP{Seed: seed}}}
+	}{{"DT", &detect.Tree{MaxDepth: 8}}, {"SVM", &detect.SVM{Seed: seed}}, {"MLP", &detect.MLP{Seed: seed}}}
 	var out []DetectorResult
 	for _, dd := range dets {
 		if err := dd.d.Fit(X, y); err != nil {
 			return nil, fmt.Errorf("finetune: %s: %w", dd.name, err)
 		}
-		var tp, fp, fn, correct int
+		names := []string{"benign", "malicious"}
+		truth, pred := make([]string, len(xTest)), make([]string, len(xTest))
 		for i, x := range xTest {
-			p := dd.d.Predict(x)
-			switch {
-			case p == yTest[i]:
-				correct++
-				if p == 1 {
-					tp++
-				}
-			case p == 1:
-				fp++
-			default:
-				fn++
-			}
+			truth[i], pred[i] = names[yTest[i]], names[dd.d.Predict(x)]
 		}
-		f1 := 0.0
-		if tp > 0 {
-			f1 = 2 * float64(tp) / float64(2*tp+fp+fn)
-		}
-		out = append(out, DetectorResult{Detector: dd.name, Accuracy: float64(correct) / float64(len(xTest)), F1: f1})
+		c := metrics.Classify(names, truth, pred)
+		out = append(out, DetectorResult{Detector: dd.name, Accuracy: c.Accuracy, F1: c.MacroF1, F1Positive: c.PerClass["malicious"].F1})
 	}
 	return out, nil
 }

@@ -106,16 +106,16 @@ func trainGenerator(ctx context.Context, d *Data, cfg *GenerateConfig, fields []
 		if err != nil {
 			return nil, nil, 0, "", err
 		}
-		flows, err := d.flows(ds.Name, netbench.SplitTrain)
+		flows, index, err := d.indexedFlows(ds.Name, netbench.SplitTrain)
 		if err != nil {
 			return nil, nil, 0, "", err
 		}
 		var train []trainer.Seq2Seq
-		for _, f := range flows {
+		for k, f := range flows {
 			if cfg.MaxTrain > 0 && trainN == cfg.MaxTrain {
 				break
 			}
-			i := trainer.PickPacket(f, cfg.Seed)
+			i := cfg.packet(index[k], f)
 			if i < 0 {
 				continue
 			}
@@ -197,7 +197,7 @@ func Generate(ctx context.Context, d *Data, cfg GenerateConfig) (*GenerateResult
 	if err != nil {
 		return nil, err
 	}
-	test, err := d.flows(g.ds.Name, netbench.SplitTest)
+	test, index, err := d.indexedFlows(g.ds.Name, netbench.SplitTest)
 	if err != nil {
 		return nil, err
 	}
@@ -206,8 +206,8 @@ func Generate(ctx context.Context, d *Data, cfg GenerateConfig) (*GenerateResult
 	}
 	pick := make([]int, 0, len(test))
 	kept := test[:0:0]
-	for _, f := range test {
-		if i := trainer.PickPacket(f, cfg.Seed); i >= 0 {
+	for k, f := range test {
+		if i := cfg.packet(index[k], f); i >= 0 {
 			kept = append(kept, f)
 			pick = append(pick, i)
 		}

@@ -14,7 +14,7 @@ import (
 
 // Decoder runs a trained model for inference with static shapes: every
 // call encodes a fixed number of rows (padded with empty inputs) and the
-// decoder is re-run on the whole padded prefix [rows, DecLen] at each step,
+// decoder is re-run on the whole padded prefix [rows, L] at each step,
 // returning the next-token logits at one position per row (the go backend
 // has no DynamicSlice for a KV cache; see GreedyDecode). Weights are graph
 // inputs, so a Decoder sees the trainer's current weights.
@@ -32,7 +32,7 @@ func NewDecoder(t *Trainer) (*Decoder, error) {
 	cfg, specs, n := &t.Cfg, t.Specs, len(t.Specs)
 	var err error
 	// Inputs: params, enc ids [b, EncLen], encoder states, decoder inputs
-	// [b, DecLen], positions [b]. Output: logits [b, vocab] at the positions.
+	// [b, L], positions [b]. Output: logits [b, vocab] at the positions.
 	d.stepExec, err = NewExec(t.Backend, func(in []*Node) []*Node {
 		model := newT5(cfg, specs, in[:n], nil)
 		dec := model.decode(in[n+2], in[n+1], model.keyMaskBias(in[n]))
@@ -61,12 +61,24 @@ type session struct {
 	encT   *tensors.Tensor
 	states *tensors.Tensor
 	rows   int
+	// L is the decoder length of this session's calls: the causal mask and
+	// relative positions make the logits at a position independent of the
+	// positions after it, so L only needs to hold the longest prefix plus
+	// one, not DecLen (labels are a few tokens; DecLen may be 512).
+	L int
 	// host copies of encT and states, made on first use by gathers
 	hostIDs    []int32
 	hostStates []float32
 }
 
-func (d *Decoder) encode(enc [][]int32) (*session, error) {
+// decLen is the decoder length for prefixes of up to n tokens: n+1
+// rounded up to a multiple of 8 (few distinct shapes to compile), at most
+// DecLen.
+func (d *Decoder) decLen(n int) int {
+	return min((n+1+7)/8*8, d.t.Cfg.DecLen)
+}
+
+func (d *Decoder) encode(enc [][]int32, L int) (*session, error) {
 	c := &d.t.Cfg
 	rows := d.rows()
 	if len(enc) > rows {
@@ -87,7 +99,7 @@ func (d *Decoder) encode(enc [][]int32) (*session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("trainer: encode: %w", err)
 	}
-	return &session{d: d, encT: encT, states: out[0], rows: rows}, nil
+	return &session{d: d, encT: encT, states: out[0], rows: rows, L: L}, nil
 }
 
 // logits returns the next-token logits after each prefix; row r of
@@ -119,18 +131,19 @@ func (s *session) logits(prefixes [][]int32, src []int) ([][]float32, error) {
 		encT = tensors.FromFlatDataAndDimensions(gIDs, s.rows, c.EncLen)
 		states = tensors.FromFlatDataAndDimensions(gSt, s.rows, c.EncLen, d)
 	}
-	dec := make([]int32, s.rows*c.DecLen)
+	L := s.L
+	dec := make([]int32, s.rows*L)
 	pos := make([]int32, s.rows)
 	for r, p := range prefixes {
-		if len(p) >= c.DecLen {
-			return nil, fmt.Errorf("trainer: prefix of %d tokens, the decoder length is %d", len(p), c.DecLen)
+		if len(p) >= L {
+			return nil, fmt.Errorf("trainer: prefix of %d tokens, the decoder length is %d", len(p), L)
 		}
-		dec[r*c.DecLen] = c.PadID
-		copy(dec[r*c.DecLen+1:], p)
+		dec[r*L] = c.PadID
+		copy(dec[r*L+1:], p)
 		pos[r] = int32(len(p))
 	}
 	out, err := s.d.stepExec.Call(s.d.t.args(encT, states,
-		tensors.FromFlatDataAndDimensions(dec, s.rows, c.DecLen), tensors.FromFlatDataAndDimensions(pos, s.rows))...)
+		tensors.FromFlatDataAndDimensions(dec, s.rows, L), tensors.FromFlatDataAndDimensions(pos, s.rows))...)
 	if err != nil {
 		return nil, fmt.Errorf("trainer: decode step: %w", err)
 	}
@@ -162,7 +175,7 @@ func (d *Decoder) Classify(enc [][]int32, labels [][]int32, withScores bool) ([]
 	var scores [][]float64
 	for lo := 0; lo < len(enc); lo += rows {
 		hi := min(lo+rows, len(enc))
-		s, err := d.encode(enc[lo:hi])
+		s, err := d.encode(enc[lo:hi], d.decLen(tr.MaxLen()-1))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -227,7 +240,7 @@ func (d *Decoder) Sample(enc [][]int32, prefix [][]int32, sc SampleConfig) ([][]
 	out := make([][]int32, len(enc))
 	for lo := 0; lo < len(enc); lo += rows {
 		hi := min(lo+rows, len(enc))
-		s, err := d.encode(enc[lo:hi])
+		s, err := d.encode(enc[lo:hi], d.decLen(maxLen-1))
 		if err != nil {
 			return nil, err
 		}

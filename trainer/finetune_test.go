@@ -300,3 +300,38 @@ func TestFinetunePatienceStopsAndShapesStayStatic(t *testing.T) {
 		t.Fatal("over-long input accepted")
 	}
 }
+
+func TestShortDecoderLengthGivesSameTokens(t *testing.T) {
+	d := untrainedDecoder(t, 300, 24, 40, 2)
+	c := &d.t.Cfg
+	r := rand.New(rand.NewPCG(7, 8))
+	enc := make([]int32, 2*c.EncLen)
+	var rows [][]int32
+	for i := range 2 {
+		row := make([]int32, 15)
+		for j := range row {
+			row[j] = int32(2 + r.IntN(290))
+		}
+		copy(enc[i*c.EncLen:], row)
+		rows = append(rows, row)
+	}
+	full, err := d.t.GreedyDecode(enc, 2) // decoder over all 40 positions
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(full[0]) < 17 && len(full[1]) < 17 {
+		t.Fatalf("greedy outputs too short to compare: %v", full)
+	}
+	for _, n := range []int{3, 9, 17} { // decoder lengths 8, 16, 24
+		got, err := d.Sample(rows, nil, SampleConfig{MaxLen: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range got {
+			want := full[i][:min(n, len(full[i]))]
+			if !slices.Equal(got[i], want) {
+				t.Fatalf("max %d tokens, row %d: %v, full-length decoder %v", n, i, got[i], want)
+			}
+		}
+	}
+}

@@ -45,7 +45,10 @@ type Config struct {
 	Epochs  int     `json:"epochs"`
 	Batch   int     `json:"batch"`
 	Dropout float64 `json:"dropout"`
-	// EncLen and DecLen: 0 means the checkpoint's (or preset's) lengths.
+	// EncLen: 0 means the checkpoint's (or preset's) length. DecLen: 0
+	// means the longest training target rounded up to a multiple of 8
+	// (labels and field values are short; the parameters do not depend on
+	// it).
 	EncLen int `json:"enc_len"`
 	DecLen int `json:"dec_len"`
 	// EvalBatch is the rows per decoding call; 0 means Batch (or the
@@ -241,6 +244,13 @@ func Classify(ctx context.Context, d *Data, cfg ClassifyConfig) (*ClassifyResult
 	if len(train) == 0 {
 		return nil, fmt.Errorf("finetune: task %d has no training flows with labels %v", task.ID, labels)
 	}
+	if cfg.DecLen == 0 {
+		longest := 0
+		for _, l := range labels {
+			longest = max(longest, len(b.LabelTokens(l))+1)
+		}
+		cfg.DecLen = targetLen(train, longest)
+	}
 	name := cfg.Checkpoint
 	if name == "" {
 		name = fmt.Sprintf("task%d-seed%d.ckpt", task.ID, cfg.Seed)
@@ -305,6 +315,16 @@ func (r *ClassifyResult) MetricMap() map[string]float64 {
 		m["P:"+l], m["R:"+l], m["F1:"+l], m["N:"+l] = prf.Precision, prf.Recall, prf.F1, float64(prf.Support)
 	}
 	return m
+}
+
+// targetLen is the decoder length for examples: their longest target (and
+// at least least), rounded up to a multiple of 8.
+func targetLen(exs []trainer.Seq2Seq, least int) int {
+	n := least
+	for _, ex := range exs {
+		n = max(n, len(ex.Target))
+	}
+	return (n + 7) / 8 * 8
 }
 
 func extraJSON(v any) json.RawMessage {

@@ -129,7 +129,7 @@ func TestClassifyTrieOutputsAndScores(t *testing.T) {
 func TestExtendKeepsOldCheckpointAndAddsLabelsByContext(t *testing.T) {
 	d := testData(t)
 	cfg := ExtendConfig{Config: smallConfig(t), Task: 2, New: []string{"p2p"}, NewLR: 1e-3, NewEpochs: 1}
-	cfg.MaxTest = 16
+	cfg.MaxTest, cfg.DecLen = 16, 0 // decoder length from the labels
 	res, err := Extend(context.Background(), d, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -172,6 +172,9 @@ func TestExtendKeepsOldCheckpointAndAddsLabelsByContext(t *testing.T) {
 		return a.Name == b.Name && slices.Equal(a.Dims, b.Dims)
 	}) {
 		t.Fatal("extension changed the model's parameters")
+	}
+	if dl := newCk.Meta.Config.DecLen; dl%8 != 0 || dl < len(b.LabelTokens("streaming"))+1 {
+		t.Fatalf("decoder length %d", dl)
 	}
 	if newCk.Meta.Config.LearningRate != 1e-3 || oldCk.Meta.Config.LearningRate != 2e-3 {
 		t.Fatalf("learning rates %g then %g", oldCk.Meta.Config.LearningRate, newCk.Meta.Config.LearningRate)

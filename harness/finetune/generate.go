@@ -129,6 +129,9 @@ func trainGenerator(ctx context.Context, d *Data, cfg *GenerateConfig, fields []
 			}
 		}
 		fc := cfg.finetune(d, fmt.Sprintf("gen-%s-seed%d.ckpt", ds.Name, cfg.Seed))
+		if fc.DecLen == 0 {
+			fc.DecLen = targetLen(train, 0)
+		}
 		fc.Extra = extraJSON(map[string]any{"generation": ds.Name, "fields": cfg.Fields})
 		if tr, ftRes, err = trainer.Finetune(ctx, fc, train); err != nil {
 			return nil, nil, 0, "", err

@@ -67,8 +67,8 @@ type Result struct {
 	// and testing uses); PretrainParams adds pretraining-only parts (YaTC's
 	// decoder, ET-BERT's MLM head).
 	Params, PretrainParams int
-	// Losses is the mean training loss of every epoch (pretraining not included).
-	Losses []float64
+	// Losses and PretrainLosses are the mean training and pretraining losses of every epoch.
+	Losses, PretrainLosses []float64
 }
 
 // unit is what a model sees at once: a flow, or one packet of it for the
@@ -166,7 +166,7 @@ func Train(ctx context.Context, name string, cfg Config, pretrain, train, test [
 	res := &Result{Name: name, Backend: m.Backend, Params: m.n.numParams(false), PretrainParams: m.n.numParams(true)}
 	start := time.Now()
 	if m.a.pretrain != nil && len(pretrain) > 0 {
-		if err := m.Pretrain(ctx, pretrain); err != nil {
+		if res.PretrainLosses, err = m.Pretrain(ctx, pretrain); err != nil {
 			return nil, err
 		}
 	}
@@ -184,11 +184,12 @@ func Train(ctx context.Context, name string, cfg Config, pretrain, train, test [
 	return res, nil
 }
 
-// Pretrain runs the model's self-supervised objective over the examples.
-func (m *Model) Pretrain(ctx context.Context, exs []Example) (err error) {
+// Pretrain runs the model's self-supervised objective over the examples
+// and returns the mean loss of each epoch (nil for models without one).
+func (m *Model) Pretrain(ctx context.Context, exs []Example) (losses []float64, err error) {
 	defer recoverInto(&err)
 	if m.a.pretrain == nil {
-		return nil
+		return nil, nil
 	}
 	var us []unit
 	for _, ex := range exs {
@@ -199,20 +200,25 @@ func (m *Model) Pretrain(ctx context.Context, exs []Example) (err error) {
 	r := rand.New(rand.NewPCG(m.Cfg.Seed, 0x5eed))
 	for epoch := range m.Cfg.PretrainEpochs {
 		order := rand.New(rand.NewPCG(m.Cfg.Seed, uint64(1000+epoch))).Perm(len(us))
+		sum, count := 0.0, 0
 		for lo := 0; lo < len(order); lo += m.Cfg.Batch {
 			if err := ctx.Err(); err != nil {
-				return err
+				return losses, err
 			}
 			batch := make([]unit, 0, m.Cfg.Batch)
 			for _, i := range order[lo:min(lo+m.Cfg.Batch, len(order))] {
 				batch = append(batch, us[i])
 			}
-			if _, err := m.n.step("pretrain", idx, m.a.pretrain, m.a.pretrainBatch(batch, r), defaultAdam(m.Cfg.LR)); err != nil {
-				return err
+			l, err := m.n.step("pretrain", idx, m.a.pretrain, m.a.pretrainBatch(batch, r), defaultAdam(m.Cfg.LR))
+			if err != nil {
+				return losses, err
 			}
+			sum += l
+			count++
 		}
+		losses = append(losses, sum/float64(max(count, 1)))
 	}
-	return nil
+	return losses, nil
 }
 
 // inputs builds the x and ids tensors of a batch of units.

@@ -39,11 +39,22 @@ func (s *specs) conv1d(name string, kernel, in, out int) {
 func convOut(l, kernel, stride int) int { return (l-kernel)/stride + 1 }
 
 // maxPool2 halves the length of x [B, L, C] by the max of adjacent pairs
-// (an odd last step is dropped), written as a reshape and a reduction.
+// (an odd last step is dropped). A tie sends the gradient to the first of
+// the pair only, as PyTorch's MaxPool1d does; ReduceMax would send it to both
+// (zero-padded bytes make ties common).
 func maxPool2(x *Node) *Node {
-	B, L, C := x.Shape().Dim(0), x.Shape().Dim(1), x.Shape().Dim(2)
-	x = SliceAxis(x, 1, AxisRange(0, L/2*2))
-	return ReduceMax(Reshape(x, B, L/2, 2, C), 2)
+	L := x.Shape().Dim(1)
+	a := SliceAxis(x, 1, AxisRange(0, L/2*2).Stride(2))
+	b := SliceAxis(x, 1, AxisRange(1, L/2*2).Stride(2))
+	return Where(GreaterOrEqual(a, b), a, b)
+}
+
+// maxOver is the max of x [N, L, C] over axis 1 with the gradient going to
+// the first maximal position only (see maxPool2).
+func maxOver(x *Node) *Node {
+	L := x.Shape().Dim(1)
+	oh := OneHot(ArgMax(x, 1), L, x.DType()) // [N, C, L]
+	return ReduceSum(Mul(TransposeAllAxes(x, 0, 2, 1), StopGradient(oh)), -1)
 }
 
 func buildDeepPacket(p string, classes int) (*arch, error) {

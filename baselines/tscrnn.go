@@ -31,7 +31,7 @@ func buildTSCRNN(p string, classes int) (*arch, error) {
 			B := x.Shape().Dim(0)
 			h := Reshape(x, B*sz.packets, sz.bytes, 1) // every packet through the same CNN
 			h = maxPool2(relu(conv1d(w, "conv1", h, 1)))
-			h = ReduceMax(relu(conv1d(w, "conv2", h, 1)), 1) // [B*packets, filters]
+			h = maxOver(relu(conv1d(w, "conv2", h, 1))) // [B*packets, filters]
 			seq := biRNN(lstm, w, "lstm", Reshape(h, B, sz.packets, sz.filters))
 			last := Concatenate([]*Node{
 				SliceAxis(at(seq, sz.packets-1), -1, AxisRange(0, sz.hidden)), // forward's final state

@@ -28,8 +28,10 @@ func preset[T any](name string, smoke, tiny, small, base T) (T, error) {
 // embed looks ids [B, L] up in table [V, D].
 func embed(table, ids *Node) *Node { return Gather(table, ExpandAxes(ids, -1)) }
 
-// relu from basic ops.
-func relu(x *Node) *Node { return Max(x, ZerosLike(x)) }
+// relu from basic ops, with gradient 0 at 0 (PyTorch's convention; the
+// gradient of Max(x, 0) counts a tie, which zero-padded inputs with zero
+// biases hit exactly).
+func relu(x *Node) *Node { return Where(GreaterThan(x, ZerosLike(x)), x, ZerosLike(x)) }
 
 // mlp applies dense layers name.0, name.1, ... with act between them (not after the last).
 func mlp(w weights, name string, x *Node, layers int, act func(*Node) *Node) *Node {

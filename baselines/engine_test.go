@@ -1,0 +1,211 @@
+package baselines
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck
+	"github.com/gomlx/gomlx/core/tensors"
+)
+
+// TestGradients checks every baseline's classification-loss gradient
+// (GRU/LSTM cells, attention, im2col convolution, pooling, embeddings)
+// against central finite differences, at the largest-gradient entry of each
+// parameter tensor. It would catch a wrong fused-op gradient such as the go
+// backend's GeluApproximate (GOMLX-NOTES defect 1).
+func TestGradients(t *testing.T) {
+	exs := synthFlows(4, 3, 9)
+	for _, name := range Names() {
+		t.Run(name, func(t *testing.T) {
+			m, err := NewModel(name, Config{Preset: "smoke", Batch: 4, Seed: 2}, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Zero-initialised biases put ReLUs over zero-padded bytes exactly
+			// at their kink, where finite differences see half a slope:
+			// randomise them first.
+			r := rand.New(rand.NewPCG(5, 5))
+			for i, s := range m.n.specs {
+				if s.init == initZeros {
+					for k := range m.n.vals[i] {
+						m.n.vals[i][k] = float32(0.1 * r.NormFloat64())
+					}
+				}
+			}
+			// float64 would be cleaner, but the models are float32: use a
+			// step that float32 resolves and a loose tolerance.
+			us, labels := m.labelled(exs)
+			x, ids := m.inputs(us)
+			in := []*tensors.Tensor{x, ids, tensors.FromFlatDataAndDimensions(labels, len(labels))}
+			idx := m.n.trainable(false, nil)
+			out, err := m.n.run("fd-grad", func(w weights, in []*Node) []*Node {
+				loss := m.classLoss(w, in)
+				ps := make([]*Node, len(idx))
+				for j, i := range idx {
+					ps[j] = w[m.n.specs[i].name]
+				}
+				return append([]*Node{loss}, Gradient(loss, ps...)...)
+			}, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lossAt := func() float64 {
+				o, err := m.n.run("fd-loss", func(w weights, in []*Node) []*Node { return []*Node{m.classLoss(w, in)} }, in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return float64(o[0][0])
+			}
+			checked := 0
+			for j, i := range idx {
+				g := out[1+j]
+				best := 0
+				for k := range g {
+					if math.Abs(float64(g[k])) > math.Abs(float64(g[best])) {
+						best = k
+					}
+				}
+				if math.Abs(float64(g[best])) < 1e-3 {
+					continue
+				}
+				const eps = 3e-3
+				v := m.n.vals[i]
+				orig := v[best]
+				v[best] = orig + eps
+				up := lossAt()
+				v[best] = orig - eps
+				down := lossAt()
+				v[best] = orig
+				fd := (up - down) / (2 * eps)
+				if diff := math.Abs(fd - float64(g[best])); diff > 0.05*math.Abs(fd)+2e-3 {
+					t.Errorf("%s[%d]: gradient %.5f, finite difference %.5f", m.n.specs[i].name, best, g[best], fd)
+				}
+				checked++
+			}
+			if checked < 3 {
+				t.Errorf("only %d tensors had a gradient to check", checked)
+			}
+		})
+	}
+}
+
+// TestDeterministic trains twice with one seed and wants identical losses
+// and predictions, and different ones with another seed.
+func TestDeterministic(t *testing.T) {
+	train, test := synthFlows(40, 3, 1), synthFlows(12, 3, 2)
+	run := func(name string, seed uint64) *Result {
+		res, err := Train(context.Background(), name, Config{Preset: "smoke", Epochs: 2, Batch: 8, Seed: seed}, train, train, test, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	for _, name := range []string{"FS-Net", "YaTC"} {
+		a, b, c := run(name, 1), run(name, 1), run(name, 2)
+		if !slices.Equal(a.Losses, b.Losses) || !slices.Equal(a.Pred, b.Pred) || !slices.Equal(a.PretrainLosses, b.PretrainLosses) {
+			t.Errorf("%s: same seed, different runs: %v %v", name, a.Losses, b.Losses)
+		}
+		if slices.Equal(a.Losses, c.Losses) {
+			t.Errorf("%s: seeds 1 and 2 gave identical losses", name)
+		}
+	}
+}
+
+// TestPretrainingLearns wants the self-supervised losses (YaTC's masked
+// patch reconstruction, ET-BERT's MLM) to fall over a few epochs.
+func TestPretrainingLearns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains models")
+	}
+	data := synthFlows(96, 3, 4)
+	for _, name := range []string{"YaTC", "ET-BERT"} {
+		m, err := NewModel(name, Config{Preset: "smoke", PretrainEpochs: 5, Batch: 16, Seed: 1, LR: 2e-3}, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		losses, err := m.Pretrain(context.Background(), data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s pretraining losses %.4f", name, losses)
+		if len(losses) != 5 || !(losses[4] < 0.8*losses[0]) {
+			t.Errorf("%s: pretraining loss did not fall: %v", name, losses)
+		}
+	}
+}
+
+// TestEvalSeesUpdates guards against stale weights in evaluation graphs
+// (GOMLX-NOTES defect 2): logits must change after a training step.
+func TestEvalSeesUpdates(t *testing.T) {
+	m, err := NewModel("Datanet", Config{Preset: "smoke", Epochs: 1, Batch: 8, Seed: 1}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exs := synthFlows(8, 3, 1)
+	before, _, err := m.unitLogits(exs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Fit(context.Background(), exs); err != nil {
+		t.Fatal(err)
+	}
+	after, _, err := m.unitLogits(exs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Equal(before[0], after[0]) {
+		t.Error("logits unchanged after training: the evaluation graph uses stale weights")
+	}
+}
+
+func TestNamesAndErrors(t *testing.T) {
+	want := []string{"BiLSTM_Att", "DeepPacket", "Datanet", "ET-BERT", "FS-Net", "TSCRNN", "YaTC"}
+	slices.Sort(want)
+	if got := Names(); !slices.Equal(got, want) {
+		t.Errorf("Names() = %v, want %v", got, want)
+	}
+	if _, err := NewModel("nope", Config{}, 3); err == nil {
+		t.Error("unknown model accepted")
+	}
+	if _, err := NewModel("Datanet", Config{Preset: "huge"}, 3); err == nil {
+		t.Error("unknown preset accepted")
+	}
+	if _, err := NewModel("Datanet", Config{Backend: "bogus"}, 3); err == nil {
+		t.Error("unknown backend accepted")
+	}
+	if _, err := NewModel("FS-Net", Config{}, 3); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPresetSizes lists the parameter counts of every preset (specs only:
+// nothing is allocated) and checks that smoke is the smallest. (Base follows
+// the original papers and may be smaller than small, as Datanet's is.)
+func TestPresetSizes(t *testing.T) {
+	for _, name := range Names() {
+		smoke := 0
+		for _, p := range []string{"smoke", "tiny", "small", "base"} {
+			a, err := builders[name](p, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, pre := 0, 0
+			for _, s := range a.specs {
+				if s.pre {
+					pre += s.size()
+				} else {
+					n += s.size()
+				}
+			}
+			t.Logf("%-10s %-5s %12d params (+%d pretraining-only)", name, p, n, pre)
+			if p == "smoke" {
+				smoke = n
+			} else if n < smoke {
+				t.Errorf("%s: %s smaller than smoke", name, p)
+			}
+		}
+	}
+}

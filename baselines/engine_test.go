@@ -209,3 +209,21 @@ func TestPresetSizes(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyAndShortFlows trains every model one epoch on flows that include
+// one without packets and one with a single packet, and wants a prediction
+// for each test flow.
+func TestEmptyAndShortFlows(t *testing.T) {
+	exs := synthFlows(6, 3, 1)
+	exs[0] = Example{Label: 0}
+	exs[1].Packets, exs[1].Lengths, exs[1].Dirs = exs[1].Packets[:1], exs[1].Lengths[:1], exs[1].Dirs[:1]
+	for _, name := range Names() {
+		res, err := Train(context.Background(), name, Config{Preset: "smoke", Epochs: 1, Batch: 4, Seed: 1}, exs, exs, exs, 3)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(res.Pred) != len(exs) {
+			t.Fatalf("%s: %d predictions for %d flows", name, len(res.Pred), len(exs))
+		}
+	}
+}

@@ -121,7 +121,7 @@ func TestPretrainingLearns(t *testing.T) {
 		t.Skip("trains models")
 	}
 	data := synthFlows(96, 3, 4)
-	for _, name := range []string{"YaTC", "ET-BERT"} {
+	for _, name := range []string{"YaTC", "ET-BERT", "TrafficLLM"} {
 		m, err := NewModel(name, Config{Preset: "smoke", PretrainEpochs: 5, Batch: 16, Seed: 1, LR: 2e-3}, 3)
 		if err != nil {
 			t.Fatal(err)
@@ -162,7 +162,7 @@ func TestEvalSeesUpdates(t *testing.T) {
 }
 
 func TestNamesAndErrors(t *testing.T) {
-	want := []string{"BiLSTM_Att", "DeepPacket", "Datanet", "ET-BERT", "FS-Net", "TSCRNN", "YaTC"}
+	want := []string{"BiLSTM_Att", "DeepPacket", "Datanet", "ET-BERT", "FS-Net", "TSCRNN", "TrafficLLM", "YaTC"}
 	slices.Sort(want)
 	if got := Names(); !slices.Equal(got, want) {
 		t.Errorf("Names() = %v, want %v", got, want)

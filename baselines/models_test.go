@@ -23,3 +23,22 @@ func TestYaTCLearns(t *testing.T) {
 func TestETBERTLearns(t *testing.T) {
 	learns(t, "ET-BERT", Config{Epochs: 6, PretrainEpochs: 2, Batch: 16, Seed: 1}, 0.8)
 }
+func TestTrafficLLMLearns(t *testing.T) {
+	learns(t, "TrafficLLM", Config{Epochs: 6, PretrainEpochs: 2, Batch: 16, Seed: 1}, 0.8)
+}
+
+func TestTrafficLLMPrompt(t *testing.T) {
+	ex := Example{Packets: []Packet{{Dir: 0, IP: udpPacket([]byte{0x47, 0x45, 0x54})}, {Dir: 1, IP: udpPacket(nil)}}}
+	if got, want := TrafficLLMPrompt(ex, 5, 2), "Classify this flow. >31 4745 <28  Answer:"; got != want {
+		t.Errorf("prompt %q, want %q", got, want)
+	}
+	a, err := buildTrafficLLM("smoke", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := a.units(ex)[0].ids
+	text := TrafficLLMPrompt(ex, 3, 8)
+	if ids[0] != llmPad || ids[len(ids)-1] != llmAnswer || ids[len(ids)-2] != ':' || ids[len(ids)-1-len(text)] != 'C' {
+		t.Errorf("ids not left-padded text then the answer marker: %v", ids)
+	}
+}

@@ -81,7 +81,7 @@ func learns(t *testing.T, name string, cfg Config, minAcc float64) *Result {
 	const classes = 3
 	train, test := synthFlows(120, classes, 1), synthFlows(60, classes, 2)
 	var pre []Example
-	if name == "YaTC" || name == "ET-BERT" {
+	if name == "YaTC" || name == "ET-BERT" || name == "TrafficLLM" {
 		pre = synthFlows(120, classes, 3)
 	}
 	cfg.Preset = "smoke"

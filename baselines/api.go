@@ -87,10 +87,10 @@ type arch struct {
 	xDims []int
 	idLen int
 	units func(ex Example) []unit
-	// logits maps x [B, xDims...] and ids [B, idLen] to class logits [B, C].
-	logits func(w weights, x, ids *Node) *Node
-	// aux, if set, is added to the classification loss (FS-Net's reconstruction).
-	aux func(w weights, x, ids *Node) *Node
+	// forward maps x [B, xDims...] and ids [B, idLen] to class logits [B, C]
+	// and an auxiliary loss added in training (FS-Net's reconstruction; nil
+	// for the others). drop is nil at evaluation.
+	forward func(w weights, x, ids *Node, drop *dropout) (logits, aux *Node)
 	// pretrain, if set, is the self-supervised loss over the inputs that
 	// pretrainBatch builds from unlabelled units.
 	pretrain      lossFn
@@ -249,13 +249,30 @@ func (m *Model) inputs(us []unit) (x, ids *tensors.Tensor) {
 	return x, ids
 }
 
-// classLoss is cross-entropy (plus the model's auxiliary loss) over inputs x, ids, labels.
+// classLoss is cross-entropy (plus the model's auxiliary loss) over inputs
+// x, ids, labels and the dropout random state.
 func (m *Model) classLoss(w weights, in []*Node) *Node {
-	loss := crossEntropy(m.a.logits(w, in[0], in[1]), in[2])
-	if m.a.aux != nil {
-		loss = Add(loss, m.a.aux(w, in[0], in[1]))
+	logits, aux := m.a.forward(w, in[0], in[1], &dropout{rng: in[3]})
+	loss := crossEntropy(logits, in[2])
+	if aux != nil {
+		loss = Add(loss, aux)
 	}
 	return loss
+}
+
+// evalLogits is the model's logits without dropout.
+func (m *Model) evalLogits(w weights, x, ids *Node) *Node {
+	logits, _ := m.a.forward(w, x, ids, nil)
+	return logits
+}
+
+// rngState is a GoMLX random state from seed (dropout masks).
+func rngState(seed int64) *tensors.Tensor {
+	t, err := RNGStateFromSeed(seed)
+	if err != nil {
+		panic(err)
+	}
+	return t
 }
 
 // labelled expands examples into units with their labels.
@@ -277,8 +294,9 @@ func (m *Model) Fit(ctx context.Context, exs []Example) ([]float64, error) {
 	return m.fit(ctx, exs, "train", m.classLoss, nil)
 }
 
-// fit runs epochs of AdamW on loss over the examples' units; extra, if set,
-// appends per-batch inputs after x, ids and labels (LwF's old logits).
+// fit runs epochs of AdamW on loss over the examples' units. A batch's
+// inputs are x, ids, labels, a dropout random state (drawn from the seed),
+// then extra's, if set (LwF's old logits).
 func (m *Model) fit(ctx context.Context, exs []Example, key string, loss lossFn, extra func(idx []int) []*tensors.Tensor) (losses []float64, err error) {
 	defer recoverInto(&err)
 	us, labels := m.labelled(exs)
@@ -287,6 +305,7 @@ func (m *Model) fit(ctx context.Context, exs []Example, key string, loss lossFn,
 	}
 	m.n.resetOptimizer()
 	idx := m.n.trainable(false, nil)
+	dropRNG := rand.New(rand.NewPCG(m.Cfg.Seed, 0xd0))
 	for epoch := range m.Cfg.Epochs {
 		order := rand.New(rand.NewPCG(m.Cfg.Seed, uint64(epoch))).Perm(len(us))
 		sum, count := 0.0, 0
@@ -300,7 +319,7 @@ func (m *Model) fit(ctx context.Context, exs []Example, key string, loss lossFn,
 				bu[j], bl[j] = us[i], labels[i]
 			}
 			x, ids := m.inputs(bu)
-			in := []*tensors.Tensor{x, ids, tensors.FromFlatDataAndDimensions(bl, len(bl))}
+			in := []*tensors.Tensor{x, ids, tensors.FromFlatDataAndDimensions(bl, len(bl)), rngState(dropRNG.Int64())}
 			if extra != nil {
 				in = append(in, extra(pick)...)
 			}
@@ -335,7 +354,7 @@ func (m *Model) unitLogits(exs []Example) (logits [][]float32, owner []int, err 
 		}
 		x, ids := m.inputs(batch)
 		out, err := m.n.run("logits", func(w weights, in []*Node) []*Node {
-			return []*Node{m.a.logits(w, in[0], in[1])}
+			return []*Node{m.evalLogits(w, in[0], in[1])}
 		}, []*tensors.Tensor{x, ids})
 		if err != nil {
 			return nil, nil, err

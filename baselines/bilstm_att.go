@@ -28,12 +28,12 @@ func buildBiLSTMAtt(p string, classes int) (*arch, error) {
 		specs: s.list,
 		xDims: []int{sz.packets, sz.bytes},
 		units: func(ex Example) []unit { return []unit{{x: ByteMatrix(ex.Packets, sz.packets, sz.bytes)}} },
-		logits: func(w weights, x, _ *Node) *Node {
+		forward: func(w weights, x, _ *Node, _ *dropout) (*Node, *Node) {
 			states := biRNN(lstm, w, "lstm", x) // [B, T, 2H]
 			// additive attention: score_t = v . tanh(W h_t + b)
 			score := ReduceSum(Mul(Tanh(dense(w, "att", states)), ExpandLeftToRank(w["att.v"], 3)), -1)
 			alpha := ExpandAxes(Softmax(score, -1), -1)
-			return dense(w, "out", ReduceSum(Mul(alpha, states), 1))
+			return dense(w, "out", ReduceSum(Mul(alpha, states), 1)), nil
 		},
 		lr: 2e-3,
 	}, nil

@@ -27,8 +27,8 @@ func buildDatanet(p string, classes int) (*arch, error) {
 		specs: s.list,
 		xDims: []int{1480},
 		units: func(ex Example) []unit { return packetUnits(ex, sz.packets, DatanetVector) },
-		logits: func(w weights, x, _ *Node) *Node {
-			return mlp(w, "mlp", x, layers, relu)
+		forward: func(w weights, x, _ *Node, drop *dropout) (*Node, *Node) {
+			return mlp(w, "mlp", x, layers, relu, drop, 0), nil
 		},
 		lr: 1e-3,
 	}, nil

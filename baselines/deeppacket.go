@@ -3,7 +3,7 @@ package baselines
 // DeepPacket (Lotfollahi et al., Soft Computing 2020), its CNN variant: each
 // packet as a 1500-byte vector (IP header on, addresses zeroed, UDP header
 // padded to 20 bytes, scaled to [0, 1]) through two 1D convolutions, a max
-// pool of 2 and fully connected ReLU layers to a softmax; a flow's label is
+// pool of 2 and fully connected ReLU layers (dropout 0.05) to a softmax; a flow's label is
 // the majority over its first packets.
 
 import (
@@ -80,11 +80,11 @@ func buildDeepPacket(p string, classes int) (*arch, error) {
 		specs: s.list,
 		xDims: []int{1500},
 		units: func(ex Example) []unit { return packetUnits(ex, sz.packets, DeepPacketVector) },
-		logits: func(w weights, x, _ *Node) *Node {
+		forward: func(w weights, x, _ *Node, drop *dropout) (*Node, *Node) {
 			B := x.Shape().Dim(0)
 			h := relu(conv1d(w, "conv1", ExpandAxes(x, -1), 3))
 			h = maxPool2(relu(conv1d(w, "conv2", h, 1)))
-			return mlp(w, "mlp", relu(Reshape(h, B, -1)), layers, relu)
+			return mlp(w, "mlp", drop.apply(relu(Reshape(h, B, -1)), 0.05), layers, relu, drop, 0.05), nil
 		},
 		lr: 1e-3,
 	}, nil

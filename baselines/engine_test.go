@@ -39,7 +39,7 @@ func TestGradients(t *testing.T) {
 			// step that float32 resolves and a loose tolerance.
 			us, labels := m.labelled(exs)
 			x, ids := m.inputs(us)
-			in := []*tensors.Tensor{x, ids, tensors.FromFlatDataAndDimensions(labels, len(labels))}
+			in := []*tensors.Tensor{x, ids, tensors.FromFlatDataAndDimensions(labels, len(labels)), rngState(3)}
 			idx := m.n.trainable(false, nil)
 			out, err := m.n.run("fd-grad", func(w weights, in []*Node) []*Node {
 				loss := m.classLoss(w, in)
@@ -131,7 +131,7 @@ func TestPretrainingLearns(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Logf("%s pretraining losses %.4f", name, losses)
-		if len(losses) != 5 || !(losses[4] < 0.8*losses[0]) {
+		if len(losses) != 5 || !(losses[4] < 0.85*losses[0]) {
 			t.Errorf("%s: pretraining loss did not fall: %v", name, losses)
 		}
 	}
@@ -224,6 +224,48 @@ func TestEmptyAndShortFlows(t *testing.T) {
 		}
 		if len(res.Pred) != len(exs) {
 			t.Fatalf("%s: %d predictions for %d flows", name, len(res.Pred), len(exs))
+		}
+	}
+}
+
+// TestDropout wants dropout in training (the loss depends on the random
+// state for a model with dropout, not for one without) and none at
+// evaluation (logits are reproducible).
+func TestDropout(t *testing.T) {
+	exs := synthFlows(8, 3, 1)
+	for _, c := range []struct {
+		name       string
+		hasDropout bool
+	}{{"ET-BERT", true}, {"FS-Net", true}, {"DeepPacket", true}, {"Datanet", false}, {"YaTC", false}} {
+		m, err := NewModel(c.name, Config{Preset: "smoke", Batch: 8, Seed: 1}, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		us, labels := m.labelled(exs)
+		x, ids := m.inputs(us)
+		loss := func(seed int64) float32 {
+			out, err := m.n.run("loss", func(w weights, in []*Node) []*Node { return []*Node{m.classLoss(w, in)} },
+				[]*tensors.Tensor{x, ids, tensors.FromFlatDataAndDimensions(labels, len(labels)), rngState(seed)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return out[0][0]
+		}
+		if differ := loss(1) != loss(2); differ != c.hasDropout {
+			t.Errorf("%s: loss depends on the dropout state: %v, want %v", c.name, differ, c.hasDropout)
+		}
+		a, _, err := m.unitLogits(exs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _, err := m.unitLogits(exs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range a {
+			if !slices.Equal(a[i], b[i]) {
+				t.Fatalf("%s: evaluation not reproducible", c.name)
+			}
 		}
 	}
 }

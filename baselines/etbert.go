@@ -57,13 +57,14 @@ func buildETBERT(p string, classes int) (*arch, error) {
 	s.layerNorm("mlm.norm", sz.dim)
 	s.add("mlm.bias", initZeros, 0, vocab)
 
-	encode := func(w weights, ids *Node) *Node {
+	const dropRate = 0.1 // BERT's
+	encode := func(w weights, ids *Node, drop *dropout) *Node {
 		g := ids.Graph()
-		x := layerNorm(w, "emb.norm", Add(embed(w["emb"], ids), ExpandAxes(w["pos"], 0)))
+		x := drop.apply(layerNorm(w, "emb.norm", Add(embed(w["emb"], ids), ExpandAxes(w["pos"], 0))), dropRate)
 		isPad := Equal(ids, ScalarZero(g, ids.DType()))
 		bias := InsertAxes(Where(isPad, Scalar(g, dtypes.Float32, -1e9), Scalar(g, dtypes.Float32, 0)), 1, 1)
 		for i := range sz.layers {
-			x = block(w, blockName("enc", i), x, sz.heads, bias, false)
+			x = block(w, blockName("enc", i), x, sz.heads, bias, false, drop, dropRate)
 		}
 		return x
 	}
@@ -76,16 +77,17 @@ func buildETBERT(p string, classes int) (*arch, error) {
 			copy(ids[1:], ETBERTTokens(ex.Packets, sz.packets, sz.perPacket, L-1, etFirst, etSEP))
 			return []unit{{ids: ids}}
 		},
-		logits: func(w weights, _, ids *Node) *Node {
-			cls := Squeeze(SliceAxis(encode(w, ids), 1, AxisElem(0)), 1)
+		forward: func(w weights, _, ids *Node, drop *dropout) (*Node, *Node) {
+			cls := Squeeze(SliceAxis(encode(w, ids, drop), 1, AxisElem(0)), 1)
 			h := Tanh(dense(w, "cls.hidden", cls))
-			return Add(Einsum("bd,cd->bc", h, w["cls.out.w"]), ExpandAxes(w["cls.out.b"], 0))
+			return Add(Einsum("bd,cd->bc", h, w["cls.out.w"]), ExpandAxes(w["cls.out.b"], 0)), nil
 		},
 		head: "cls.out",
 		// Inputs: masked ids [B, L], sel [B, K, L] one-hot at the masked
-		// positions, targets [B, K] (int32) and weights [B, K] (0 for unused slots).
+		// positions, targets [B, K] (int32), weights [B, K] (0 for unused
+		// slots) and the dropout random state.
 		pretrain: func(w weights, in []*Node) *Node {
-			h := Einsum("bkl,bld->bkd", in[1], encode(w, in[0]))
+			h := Einsum("bkl,bld->bkd", in[1], encode(w, in[0], &dropout{rng: in[4]}))
 			h = layerNorm(w, "mlm.norm", gelu(dense(w, "mlm.hidden", h)))
 			logits := Add(Einsum("bkd,vd->bkv", h, w["emb"]), ExpandLeftToRank(w["mlm.bias"], 3))
 			return maskedCrossEntropy(logits, in[2], in[3])
@@ -123,6 +125,7 @@ func buildETBERT(p string, classes int) (*arch, error) {
 				tensors.FromFlatDataAndDimensions(sel, B, nMask, L),
 				tensors.FromFlatDataAndDimensions(targets, B, nMask),
 				tensors.FromFlatDataAndDimensions(wts, B, nMask),
+				rngState(r.Int64()),
 			}
 		},
 		lr: 1e-3,

@@ -93,9 +93,9 @@ func (m *Model) FitExtension(ctx context.Context, exs []Example, old *Model) ([]
 	}
 	C := old.Classes
 	loss := func(w weights, in []*Node) *Node {
-		logits := m.a.logits(w, in[0], in[1])
+		logits, _ := m.a.forward(w, in[0], in[1], &dropout{rng: in[3]})
 		cur := SliceAxis(logits, 1, AxisRange(0, C))
-		return Add(crossEntropy(logits, in[2]), MulScalar(distillation(cur, in[3], LwFTemperature), LwFLambda))
+		return Add(crossEntropy(logits, in[2]), MulScalar(distillation(cur, in[4], LwFTemperature), LwFLambda))
 	}
 	extra := func(pick []int) []*tensors.Tensor {
 		flat := make([]float32, 0, len(pick)*C)

@@ -6,7 +6,7 @@ package baselines
 // stacked bidirectional GRU decoder fed z_e at every step whose outputs
 // reconstruct the sequence (softmax over the length vocabulary) and whose
 // final states form z_d, and a classifier over the compound feature
-// [z_e, z_d, z_e*z_d, |z_e-z_d|] through a SELU layer. Loss: classification
+// [z_e, z_d, z_e*z_d, |z_e-z_d|] through a SELU layer (dropout 0.3). Loss: classification
 // cross-entropy plus alpha times the reconstruction cross-entropy.
 
 import (
@@ -62,8 +62,8 @@ func buildFSNet(p string, classes int) (*arch, error) {
 	s.dense("compound", 4*feat, 2*sz.hidden)
 	s.dense("out", 2*sz.hidden, classes)
 
-	// forward returns the class logits and the reconstruction loss.
-	forward := func(w weights, ids *Node) (*Node, *Node) {
+	// forward returns the class logits and alpha times the reconstruction loss.
+	forward := func(w weights, _, ids *Node, drop *dropout) (*Node, *Node) {
 		_, ze := stackedBiGRU(w, "enc", embed(w["emb"], ids), sz.layers, sz.hidden)
 		T := ids.Shape().Dim(1)
 		decIn := BroadcastToDims(ExpandAxes(ze, 1), ze.Shape().Dim(0), T, feat)
@@ -71,20 +71,13 @@ func buildFSNet(p string, classes int) (*arch, error) {
 		mask := ConvertDType(NotEqual(ids, ZerosLike(ids)), states.DType())
 		recon := maskedCrossEntropy(dense(w, "recon", states), ids, mask)
 		f := Concatenate([]*Node{ze, zd, Mul(ze, zd), Abs(Sub(ze, zd))}, -1)
-		return dense(w, "out", selu(dense(w, "compound", f))), recon
+		return dense(w, "out", drop.apply(selu(dense(w, "compound", f)), 0.3)), MulScalar(recon, alpha)
 	}
 	return &arch{
-		specs: s.list,
-		idLen: sz.seq,
-		units: func(ex Example) []unit { return []unit{{ids: FSNetSequence(ex.Lengths, ex.Dirs, sz.seq)}} },
-		logits: func(w weights, _, ids *Node) *Node {
-			logits, _ := forward(w, ids)
-			return logits
-		},
-		aux: func(w weights, _, ids *Node) *Node {
-			_, recon := forward(w, ids)
-			return MulScalar(recon, alpha)
-		},
-		lr: 2e-3,
+		specs:   s.list,
+		idLen:   sz.seq,
+		units:   func(ex Example) []unit { return []unit{{ids: FSNetSequence(ex.Lengths, ex.Dirs, sz.seq)}} },
+		forward: forward,
+		lr:      2e-3,
 	}, nil
 }

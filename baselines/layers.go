@@ -139,9 +139,24 @@ func biRNN(cell func(weights, string, *Node, bool) *Node, w weights, name string
 	return Concatenate([]*Node{cell(w, name+".f", x, false), cell(w, name+".r", x, true)}, -1)
 }
 
+// dropout draws its masks from a random state threaded through the graph
+// (after package trainer's, branch t5). A nil *dropout is evaluation: no-op.
+type dropout struct{ rng *Node }
+
+func (d *dropout) apply(x *Node, rate float64) *Node {
+	if d == nil || rate == 0 {
+		return x
+	}
+	var u *Node
+	d.rng, u = RandomUniform(d.rng, x.Shape())
+	keep := GreaterOrEqual(u, Scalar(x.Graph(), x.DType(), rate))
+	return Where(keep, MulScalar(x, 1/(1-rate)), ZerosLike(x))
+}
+
 // selfAttention is multi-head scaled dot-product attention over x [B, L, D];
-// bias (nil or broadcastable to [B, heads, L, L]) masks keys.
-func selfAttention(w weights, name string, x *Node, heads int, bias *Node) *Node {
+// bias (nil or broadcastable to [B, heads, L, L]) masks keys; drop applies
+// rate to the attention probabilities.
+func selfAttention(w weights, name string, x *Node, heads int, bias *Node, drop *dropout, rate float64) *Node {
 	B, L, D := x.Shape().Dim(0), x.Shape().Dim(1), x.Shape().Dim(2)
 	dk := D / heads
 	qkv := Split(dense(w, name+".qkv", x), -1, 3)
@@ -151,19 +166,26 @@ func selfAttention(w weights, name string, x *Node, heads int, bias *Node) *Node
 	if bias != nil {
 		scores = Add(scores, bias)
 	}
-	out := Einsum("bhqk,bhkd->bhqd", Softmax(scores, -1), v)
+	out := Einsum("bhqk,bhkd->bhqd", drop.apply(Softmax(scores, -1), rate), v)
 	return dense(w, name+".o", Reshape(TransposeAllAxes(out, 0, 2, 1, 3), B, L, D))
 }
 
 // block is a Transformer encoder block, pre-LayerNorm (ViT, YaTC) or
-// post-LayerNorm (BERT).
-func block(w weights, name string, x *Node, heads int, bias *Node, preNorm bool) *Node {
-	if preNorm {
-		x = Add(x, selfAttention(w, name+".attn", layerNorm(w, name+".ln1", x), heads, bias))
-		return Add(x, dense(w, name+".ff2", gelu(dense(w, name+".ff1", layerNorm(w, name+".ln2", x)))))
+// post-LayerNorm (BERT), with dropout rate on the attention probabilities
+// and on both sublayers' outputs (BERT's placement).
+func block(w weights, name string, x *Node, heads int, bias *Node, preNorm bool, drop *dropout, rate float64) *Node {
+	attn := func(y *Node) *Node {
+		return drop.apply(selfAttention(w, name+".attn", y, heads, bias, drop, rate), rate)
 	}
-	x = layerNorm(w, name+".ln1", Add(x, selfAttention(w, name+".attn", x, heads, bias)))
-	return layerNorm(w, name+".ln2", Add(x, dense(w, name+".ff2", gelu(dense(w, name+".ff1", x)))))
+	ff := func(y *Node) *Node {
+		return drop.apply(dense(w, name+".ff2", gelu(dense(w, name+".ff1", y))), rate)
+	}
+	if preNorm {
+		x = Add(x, attn(layerNorm(w, name+".ln1", x)))
+		return Add(x, ff(layerNorm(w, name+".ln2", x)))
+	}
+	x = layerNorm(w, name+".ln1", Add(x, attn(x)))
+	return layerNorm(w, name+".ln2", Add(x, ff(x)))
 }
 
 func blockName(prefix string, i int) string { return prefix + "." + strconv.Itoa(i) }

@@ -84,7 +84,7 @@ func buildTrafficLLM(p string, classes int) (*arch, error) {
 		allowed := LogicalAnd(ExpandAxes(causal, 0), notPad)
 		bias := ExpandAxes(Where(allowed, Scalar(g, dtypes.Float32, 0), Scalar(g, dtypes.Float32, -1e9)), 1)
 		for i := range sz.layers {
-			x = block(w, blockName("dec", i), x, sz.heads, bias, true)
+			x = block(w, blockName("dec", i), x, sz.heads, bias, true, nil, 0)
 		}
 		return layerNorm(w, "dec.norm", x)
 	}
@@ -106,10 +106,10 @@ func buildTrafficLLM(p string, classes int) (*arch, error) {
 			return []unit{{ids: ids}}
 		},
 		// The answer is read at the last position, scored over the class tokens only.
-		logits: func(w weights, _, ids *Node) *Node {
+		forward: func(w weights, _, ids *Node, _ *dropout) (*Node, *Node) {
 			last := Squeeze(SliceAxis(hidden(w, ids), 1, AxisElem(L-1)), 1)
 			classEmb := SliceAxis(w["emb"], 0, AxisRange(int(llmFirst), vocab))
-			return Einsum("bd,cd->bc", last, classEmb)
+			return Einsum("bd,cd->bc", last, classEmb), nil
 		},
 		// Traffic-domain stage: next-byte prediction over the text (inputs:
 		// ids [B, L], targets [B, L], weights [B, L]).

@@ -27,7 +27,7 @@ func buildTSCRNN(p string, classes int) (*arch, error) {
 		specs: s.list,
 		xDims: []int{sz.packets, sz.bytes},
 		units: func(ex Example) []unit { return []unit{{x: ByteMatrix(ex.Packets, sz.packets, sz.bytes)}} },
-		logits: func(w weights, x, _ *Node) *Node {
+		forward: func(w weights, x, _ *Node, _ *dropout) (*Node, *Node) {
 			B := x.Shape().Dim(0)
 			h := Reshape(x, B*sz.packets, sz.bytes, 1) // every packet through the same CNN
 			h = maxPool2(relu(conv1d(w, "conv1", h, 1)))
@@ -37,7 +37,7 @@ func buildTSCRNN(p string, classes int) (*arch, error) {
 				SliceAxis(at(seq, sz.packets-1), -1, AxisRange(0, sz.hidden)), // forward's final state
 				SliceAxis(at(seq, 0), -1, AxisRange(sz.hidden, 2*sz.hidden)),  // backward's final state
 			}, -1)
-			return dense(w, "out", last)
+			return dense(w, "out", last), nil
 		},
 		lr: 2e-3,
 	}, nil

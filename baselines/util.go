@@ -33,12 +33,13 @@ func embed(table, ids *Node) *Node { return Gather(table, ExpandAxes(ids, -1)) }
 // biases hit exactly).
 func relu(x *Node) *Node { return Where(GreaterThan(x, ZerosLike(x)), x, ZerosLike(x)) }
 
-// mlp applies dense layers name.0, name.1, ... with act between them (not after the last).
-func mlp(w weights, name string, x *Node, layers int, act func(*Node) *Node) *Node {
+// mlp applies dense layers name.0, name.1, ... with act and dropout rate
+// between them (not after the last).
+func mlp(w weights, name string, x *Node, layers int, act func(*Node) *Node, drop *dropout, rate float64) *Node {
 	for i := range layers {
 		x = dense(w, blockName(name, i), x)
 		if i < layers-1 {
-			x = act(x)
+			x = drop.apply(act(x), rate)
 		}
 	}
 	return x

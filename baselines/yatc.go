@@ -58,7 +58,7 @@ func buildYaTC(p string, classes int) (*arch, error) {
 	}
 	encode := func(w weights, tokens *Node) *Node {
 		for i := range sz.layers {
-			tokens = block(w, blockName("enc", i), tokens, sz.heads, nil, true)
+			tokens = block(w, blockName("enc", i), tokens, sz.heads, nil, true, nil, 0)
 		}
 		return layerNorm(w, "enc.norm", tokens)
 	}
@@ -69,8 +69,8 @@ func buildYaTC(p string, classes int) (*arch, error) {
 		specs: s.list,
 		xDims: []int{1600},
 		units: func(ex Example) []unit { return []unit{{x: YaTCMatrix(ex.Packets)}} },
-		logits: func(w weights, x, _ *Node) *Node {
-			return dense(w, "head", ReduceMean(encode(w, embedPatches(w, x)), 1))
+		forward: func(w weights, x, _ *Node, _ *dropout) (*Node, *Node) {
+			return dense(w, "head", ReduceMean(encode(w, embedPatches(w, x)), 1)), nil
 		},
 		// Inputs: x [B, 1600] and keep [B, K, P], row k one-hot at the k-th visible patch.
 		pretrain: func(w weights, in []*Node) *Node {
@@ -82,7 +82,7 @@ func buildYaTC(p string, classes int) (*arch, error) {
 			full := Add(Einsum("bkp,bkd->bpd", sel, enc), Mul(OneMinus(visible), ExpandLeftToRank(w["dec.mask"], 3)))
 			full = Add(full, ExpandAxes(w["dec.pos"], 0))
 			for i := range sz.decLayers {
-				full = block(w, blockName("dec", i), full, sz.heads, nil, true)
+				full = block(w, blockName("dec", i), full, sz.heads, nil, true, nil, 0)
 			}
 			pred := dense(w, "dec.out", layerNorm(w, "dec.norm", full))
 			perPatch := ReduceMean(Square(Sub(pred, target)), -1) // [B, P]

@@ -96,6 +96,11 @@ type arch struct {
 	pretrain      lossFn
 	pretrainBatch func(us []unit, r *rand.Rand) []*tensors.Tensor
 	lr            float64 // default learning rate
+	// warmup, if set, schedules the learning rate as the Transformer
+	// originals do: linear warmup over the first 10% of the steps, then
+	// linear decay to 0 (UER's schedule). Otherwise it is constant (Adam as in
+	// the RNN/CNN papers).
+	warmup bool
 	// head names the final classification layer (rows = classes) for Extend.
 	head string
 }
@@ -198,6 +203,7 @@ func (m *Model) Pretrain(ctx context.Context, exs []Example) (losses []float64, 
 	m.n.resetOptimizer()
 	idx := m.n.trainable(true, nil)
 	r := rand.New(rand.NewPCG(m.Cfg.Seed, 0x5eed))
+	step := 0
 	for epoch := range m.Cfg.PretrainEpochs {
 		order := rand.New(rand.NewPCG(m.Cfg.Seed, uint64(1000+epoch))).Perm(len(us))
 		sum, count := 0.0, 0
@@ -209,7 +215,9 @@ func (m *Model) Pretrain(ctx context.Context, exs []Example) (losses []float64, 
 			for _, i := range order[lo:min(lo+m.Cfg.Batch, len(order))] {
 				batch = append(batch, us[i])
 			}
-			l, err := m.n.step("pretrain", idx, m.a.pretrain, m.a.pretrainBatch(batch, r), defaultAdam(m.Cfg.LR))
+			opt := defaultAdam(m.a.scheduled(m.Cfg.LR, step, m.Cfg.PretrainEpochs*steps(len(us), m.Cfg.Batch)))
+			step++
+			l, err := m.n.step("pretrain", idx, m.a.pretrain, m.a.pretrainBatch(batch, r), opt)
 			if err != nil {
 				return losses, err
 			}
@@ -260,6 +268,21 @@ func (m *Model) classLoss(w weights, in []*Node) *Node {
 	return loss
 }
 
+// steps is the number of batches an epoch of n units takes.
+func steps(n, batch int) int { return (n + batch - 1) / batch }
+
+// scheduled is the learning rate of step (from 0) of total.
+func (a *arch) scheduled(peak float64, step, total int) float64 {
+	if !a.warmup || total <= 1 {
+		return peak
+	}
+	warm := max(1, total/10)
+	if step < warm {
+		return peak * float64(step+1) / float64(warm)
+	}
+	return peak * float64(total-step) / float64(total-warm+1)
+}
+
 // evalLogits is the model's logits without dropout.
 func (m *Model) evalLogits(w weights, x, ids *Node) *Node {
 	logits, _ := m.a.forward(w, x, ids, nil)
@@ -306,6 +329,7 @@ func (m *Model) fit(ctx context.Context, exs []Example, key string, loss lossFn,
 	m.n.resetOptimizer()
 	idx := m.n.trainable(false, nil)
 	dropRNG := rand.New(rand.NewPCG(m.Cfg.Seed, 0xd0))
+	step := 0
 	for epoch := range m.Cfg.Epochs {
 		order := rand.New(rand.NewPCG(m.Cfg.Seed, uint64(epoch))).Perm(len(us))
 		sum, count := 0.0, 0
@@ -323,7 +347,9 @@ func (m *Model) fit(ctx context.Context, exs []Example, key string, loss lossFn,
 			if extra != nil {
 				in = append(in, extra(pick)...)
 			}
-			l, err := m.n.step(key, idx, loss, in, defaultAdam(m.Cfg.LR))
+			opt := defaultAdam(m.a.scheduled(m.Cfg.LR, step, m.Cfg.Epochs*steps(len(us), m.Cfg.Batch)))
+			step++
+			l, err := m.n.step(key, idx, loss, in, opt)
 			if err != nil {
 				return losses, err
 			}

@@ -128,6 +128,7 @@ func buildETBERT(p string, classes int) (*arch, error) {
 				rngState(r.Int64()),
 			}
 		},
-		lr: 1e-3,
+		lr:     1e-3,
+		warmup: true,
 	}, nil
 }

@@ -137,6 +137,7 @@ func buildTrafficLLM(p string, classes int) (*arch, error) {
 				tensors.FromFlatDataAndDimensions(wts, B, L),
 			}
 		},
-		lr: 1e-3,
+		lr:     1e-3,
+		warmup: true,
 	}, nil
 }

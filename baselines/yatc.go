@@ -104,6 +104,7 @@ func buildYaTC(p string, classes int) (*arch, error) {
 				tensors.FromFlatDataAndDimensions(sel, B, keep, P),
 			}
 		},
-		lr: 1e-3,
+		lr:     1e-3,
+		warmup: true,
 	}, nil
 }

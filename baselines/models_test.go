@@ -42,3 +42,24 @@ func TestTrafficLLMPrompt(t *testing.T) {
 		t.Errorf("ids not left-padded text then the answer marker: %v", ids)
 	}
 }
+
+func TestSincos2D(t *testing.T) {
+	const side, dim = 5, 8
+	p := sincos2D(side, dim)
+	if len(p) != (1+side*side)*dim {
+		t.Fatalf("%d values", len(p))
+	}
+	for _, v := range p[:dim] {
+		if v != 0 {
+			t.Fatal("[CLS] position not zero")
+		}
+	}
+	// patch (row 0, column 0): sin(0)=0, cos(0)=1 in both halves
+	if got := p[dim : 2*dim]; got[0] != 0 || got[2] != 1 || got[4] != 0 || got[6] != 1 {
+		t.Errorf("patch (0,0) = %v", got)
+	}
+	// patch (row 1, column 0): the column half unchanged, the row half encodes 1
+	if got := p[(1+side)*dim : (2+side)*dim]; got[0] != 0 || got[4] == 0 {
+		t.Errorf("patch (1,0) = %v", got)
+	}
+}

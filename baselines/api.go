@@ -31,7 +31,10 @@ type Config struct {
 	// Epochs of supervised training; PretrainEpochs of self-supervised
 	// pretraining (YaTC, ET-BERT) on the unlabelled examples, 0 meaning Epochs.
 	Epochs, PretrainEpochs int
-	Batch                  int
+	// ExtendEpochs is the number of epochs of finetuning on the new classes
+	// in the extension scenarios; 0 means Epochs.
+	ExtendEpochs int
+	Batch        int
 	// LR is the peak AdamW learning rate; 0 uses the model's default.
 	LR   float64
 	Seed uint64
@@ -48,6 +51,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PretrainEpochs <= 0 {
 		c.PretrainEpochs = c.Epochs
+	}
+	if c.ExtendEpochs <= 0 {
+		c.ExtendEpochs = c.Epochs
 	}
 	if c.Batch <= 0 {
 		c.Batch = 32
@@ -314,13 +320,13 @@ func (m *Model) labelled(exs []Example) ([]unit, []int32) {
 // Fit trains the classifier (all parameters but pretraining-only ones) with
 // cross-entropy and returns the mean loss of each epoch.
 func (m *Model) Fit(ctx context.Context, exs []Example) ([]float64, error) {
-	return m.fit(ctx, exs, "train", m.classLoss, nil)
+	return m.fit(ctx, exs, m.Cfg.Epochs, "train", m.classLoss, nil)
 }
 
 // fit runs epochs of AdamW on loss over the examples' units. A batch's
 // inputs are x, ids, labels, a dropout random state (drawn from the seed),
 // then extra's, if set (LwF's old logits).
-func (m *Model) fit(ctx context.Context, exs []Example, key string, loss lossFn, extra func(idx []int) []*tensors.Tensor) (losses []float64, err error) {
+func (m *Model) fit(ctx context.Context, exs []Example, epochs int, key string, loss lossFn, extra func(idx []int) []*tensors.Tensor) (losses []float64, err error) {
 	defer recoverInto(&err)
 	us, labels := m.labelled(exs)
 	if len(us) == 0 {
@@ -330,7 +336,7 @@ func (m *Model) fit(ctx context.Context, exs []Example, key string, loss lossFn,
 	idx := m.n.trainable(false, nil)
 	dropRNG := rand.New(rand.NewPCG(m.Cfg.Seed, 0xd0))
 	step := 0
-	for epoch := range m.Cfg.Epochs {
+	for epoch := range epochs {
 		order := rand.New(rand.NewPCG(m.Cfg.Seed, uint64(epoch))).Perm(len(us))
 		sum, count := 0.0, 0
 		for lo := 0; lo < len(order); lo += m.Cfg.Batch {
@@ -347,7 +353,7 @@ func (m *Model) fit(ctx context.Context, exs []Example, key string, loss lossFn,
 			if extra != nil {
 				in = append(in, extra(pick)...)
 			}
-			opt := defaultAdam(m.a.scheduled(m.Cfg.LR, step, m.Cfg.Epochs*steps(len(us), m.Cfg.Batch)))
+			opt := defaultAdam(m.a.scheduled(m.Cfg.LR, step, epochs*steps(len(us), m.Cfg.Batch)))
 			step++
 			l, err := m.n.step(key, idx, loss, in, opt)
 			if err != nil {

@@ -79,13 +79,14 @@ func distillation(cur, old *Node, T float64) *Node {
 	return MulScalar(ReduceAllMean(ReduceSum(Mul(pOld, diff), -1)), T*T)
 }
 
-// FitExtension finetunes an extended model on new-class examples only. With
+// FitExtension finetunes an extended model on new-class examples only, for
+// Cfg.ExtendEpochs epochs. With
 // old set (LwF), the old model's logits on these examples are recorded first
 // and the loss adds LwFLambda times the distillation term on the first
 // old.Classes outputs. Returns the mean loss of each epoch.
 func (m *Model) FitExtension(ctx context.Context, exs []Example, old *Model) ([]float64, error) {
 	if old == nil {
-		return m.fit(ctx, exs, "train", m.classLoss, nil)
+		return m.fit(ctx, exs, m.Cfg.ExtendEpochs, "train", m.classLoss, nil)
 	}
 	oldLogits, _, err := old.unitLogits(exs)
 	if err != nil {
@@ -104,14 +105,15 @@ func (m *Model) FitExtension(ctx context.Context, exs []Example, old *Model) ([]
 		}
 		return []*tensors.Tensor{tensors.FromFlatDataAndDimensions(flat, len(pick), C)}
 	}
-	return m.fit(ctx, exs, "train-lwf", loss, extra)
+	return m.fit(ctx, exs, m.Cfg.ExtendEpochs, "train-lwf", loss, extra)
 }
 
 // ExtendScenario runs one extension scenario for method "ET-BERT" or
 // "ET-BERT-LwF": pretrain (if pretrain is given), finetune on oldTrain
 // (labels 0..oldClasses-1), extend by k classes, finetune on newTrain
 // (labels oldClasses..oldClasses+k-1) only, predict test (old and new
-// classes). cfg.Epochs applies to both finetunings.
+// classes). The old-class finetuning runs cfg.Epochs epochs, the new-class one
+// cfg.ExtendEpochs.
 func ExtendScenario(ctx context.Context, method string, cfg Config, pretrain, oldTrain, newTrain, test []Example, oldClasses, k int) (*Result, error) {
 	lwf := false
 	switch method {

@@ -328,6 +328,11 @@ func (m *Model) Fit(ctx context.Context, exs []Example) ([]float64, error) {
 // then extra's, if set (LwF's old logits).
 func (m *Model) fit(ctx context.Context, exs []Example, epochs int, key string, loss lossFn, extra func(idx []int) []*tensors.Tensor) (losses []float64, err error) {
 	defer recoverInto(&err)
+	for _, ex := range exs {
+		if ex.Label < 0 || ex.Label >= m.Classes {
+			return nil, fmt.Errorf("baselines: label %d outside the %d classes", ex.Label, m.Classes)
+		}
+	}
 	us, labels := m.labelled(exs)
 	if len(us) == 0 {
 		return nil, fmt.Errorf("baselines: no training data")

@@ -183,8 +183,12 @@ func TestNamesAndErrors(t *testing.T) {
 	if _, err := NewModel("Datanet", Config{Backend: "bogus"}, 3); err == nil {
 		t.Error("unknown backend accepted")
 	}
-	if _, err := NewModel("FS-Net", Config{}, 3); err != nil {
+	m, err := NewModel("FS-Net", Config{}, 3)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := m.Fit(context.Background(), []Example{{Label: 3}}); err == nil {
+		t.Error("label 3 of 3 classes accepted")
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/lens-go/lens/netbench"
 )
 
 // HeaderRecord is one packet's five generated header fields.
@@ -230,4 +231,21 @@ func (g *NetShareGAN) Generate(n int, seed uint64) (out []HeaderRecord, err erro
 		}
 	}
 	return out, nil
+}
+
+// HeaderRecords returns one record per packet header the NetBench flow
+// keeps (its first netbench.MaxFlowPackets packets): addresses from the
+// flow's initiator/responder swapped for packets in the reverse direction,
+// the packet's own ports and its length as the corpus records it (the
+// frame length).
+func HeaderRecords(f *netbench.Flow) []HeaderRecord {
+	out := make([]HeaderRecord, 0, len(f.Headers))
+	for _, h := range f.Headers {
+		r := HeaderRecord{SrcIP: f.Src, DstIP: f.Dst, SrcPort: h.SrcPort, DstPort: h.DstPort, Len: h.Len}
+		if h.Dir == 1 {
+			r.SrcIP, r.DstIP = f.Dst, f.Src
+		}
+		out = append(out, r)
+	}
+	return out
 }

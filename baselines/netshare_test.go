@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"testing"
+
+	"github.com/lens-go/lens/netbench"
 )
 
 // synthRecords: sources in two /24s, destinations among 4 servers, server
@@ -140,4 +142,17 @@ func topCounts[K comparable](xs []K, n int) map[K]int {
 		delete(c, best)
 	}
 	return out
+}
+
+func TestHeaderRecords(t *testing.T) {
+	f := &netbench.Flow{Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.2"),
+		Headers: []netbench.Header{{Dir: 0, SrcPort: 5000, DstPort: 443, Proto: 6, Len: 74}, {Dir: 1, SrcPort: 443, DstPort: 5000, Proto: 6, Len: 1514}}}
+	rs := HeaderRecords(f)
+	want := []HeaderRecord{
+		{SrcIP: f.Src, DstIP: f.Dst, SrcPort: 5000, DstPort: 443, Len: 74},
+		{SrcIP: f.Dst, DstIP: f.Src, SrcPort: 443, DstPort: 5000, Len: 1514},
+	}
+	if len(rs) != 2 || rs[0] != want[0] || rs[1] != want[1] {
+		t.Errorf("records %+v, want %+v", rs, want)
+	}
 }

@@ -87,8 +87,8 @@ func decodeHeader(v []float64) HeaderRecord {
 		Proto: [...]uint8{6, 17, 0}[p], Len: int(math.Round(v[nsOut-1] * nsMaxLen))}
 }
 
-// dense is a fully connected layer with its Adam state.
-type dense struct {
+// nsDense is a fully connected layer with its Adam state.
+type nsDense struct {
 	in, out int
 	w, b    []float64
 	gw, gb  []float64
@@ -98,8 +98,8 @@ type dense struct {
 	y       []float64 // last output
 }
 
-func newDense(in, out int, r *rand.Rand) *dense {
-	d := &dense{in: in, out: out, w: make([]float64, in*out), b: make([]float64, out),
+func newNSDense(in, out int, r *rand.Rand) *nsDense {
+	d := &nsDense{in: in, out: out, w: make([]float64, in*out), b: make([]float64, out),
 		gw: make([]float64, in*out), gb: make([]float64, out),
 		mw: make([]float64, in*out), vw: make([]float64, in*out), mb: make([]float64, out), vb: make([]float64, out)}
 	s := math.Sqrt(2 / float64(in))
@@ -110,9 +110,9 @@ func newDense(in, out int, r *rand.Rand) *dense {
 }
 
 // forward computes y = x W + b for a batch of n rows.
-func (d *dense) forward(x []float64, n int) []float64 {
+func (d *nsDense) forward(x []float64, n int) []float64 {
 	d.x = x
-	d.y = grow(d.y, n*d.out)
+	d.y = nsGrow(d.y, n*d.out)
 	for r := 0; r < n; r++ {
 		xr, yr := x[r*d.in:(r+1)*d.in], d.y[r*d.out:(r+1)*d.out]
 		copy(yr, d.b)
@@ -130,8 +130,8 @@ func (d *dense) forward(x []float64, n int) []float64 {
 }
 
 // backward accumulates the gradients for dy and returns dx.
-func (d *dense) backward(dy []float64, n int, dx []float64) []float64 {
-	dx = grow(dx, n*d.in)
+func (d *nsDense) backward(dy []float64, n int, dx []float64) []float64 {
+	dx = nsGrow(dx, n*d.in)
 	clear(dx)
 	for r := 0; r < n; r++ {
 		xr, dyr, dxr := d.x[r*d.in:(r+1)*d.in], dy[r*d.out:(r+1)*d.out], dx[r*d.in:(r+1)*d.in]
@@ -151,9 +151,9 @@ func (d *dense) backward(dy []float64, n int, dx []float64) []float64 {
 	return dx
 }
 
-func (d *dense) zero() { clear(d.gw); clear(d.gb) }
+func (d *nsDense) zero() { clear(d.gw); clear(d.gb) }
 
-func (d *dense) adam(lr float64, step int) {
+func (d *nsDense) adam(lr float64, step int) {
 	const b1, b2, eps = 0.5, 0.999, 1e-8 // beta1 0.5 as usual for GANs
 	c1, c2 := 1-math.Pow(b1, float64(step)), 1-math.Pow(b2, float64(step))
 	upd := func(p, g, m, v []float64) {
@@ -167,42 +167,42 @@ func (d *dense) adam(lr float64, step int) {
 	upd(d.b, d.gb, d.mb, d.vb)
 }
 
-func grow(b []float64, n int) []float64 {
+func nsGrow(b []float64, n int) []float64 {
 	if cap(b) < n {
 		return make([]float64, n)
 	}
 	return b[:n]
 }
 
-// mlp is dense layers with leaky ReLU between them.
-type mlp struct {
-	layers []*dense
+// nsMLP is nsDense layers with leaky ReLU between them.
+type nsMLP struct {
+	layers []*nsDense
 	acts   [][]float64 // pre-activation outputs kept for backprop
 }
 
-func newMLP(sizes []int, r *rand.Rand) *mlp {
-	m := &mlp{}
+func newNSMLP(sizes []int, r *rand.Rand) *nsMLP {
+	m := &nsMLP{}
 	for i := 0; i+1 < len(sizes); i++ {
-		m.layers = append(m.layers, newDense(sizes[i], sizes[i+1], r))
+		m.layers = append(m.layers, newNSDense(sizes[i], sizes[i+1], r))
 	}
 	m.acts = make([][]float64, len(m.layers))
 	return m
 }
 
-const leak = 0.2
+const nsLeak = 0.2
 
-func (m *mlp) forward(x []float64, n int) []float64 {
+func (m *nsMLP) forward(x []float64, n int) []float64 {
 	for i, l := range m.layers {
 		y := l.forward(x, n)
 		if i == len(m.layers)-1 {
 			return y
 		}
-		m.acts[i] = grow(m.acts[i], len(y))
+		m.acts[i] = nsGrow(m.acts[i], len(y))
 		copy(m.acts[i], y)
 		h := make([]float64, len(y))
 		for k, v := range y {
 			if v < 0 {
-				v *= leak
+				v *= nsLeak
 			}
 			h[k] = v
 		}
@@ -211,13 +211,13 @@ func (m *mlp) forward(x []float64, n int) []float64 {
 	return x
 }
 
-func (m *mlp) backward(dy []float64, n int) []float64 {
+func (m *nsMLP) backward(dy []float64, n int) []float64 {
 	for i := len(m.layers) - 1; i >= 0; i-- {
 		dx := m.layers[i].backward(dy, n, nil)
 		if i > 0 {
 			for k, pre := range m.acts[i-1] {
 				if pre < 0 {
-					dx[k] *= leak
+					dx[k] *= nsLeak
 				}
 			}
 		}
@@ -226,13 +226,13 @@ func (m *mlp) backward(dy []float64, n int) []float64 {
 	return dy
 }
 
-func (m *mlp) zero() {
+func (m *nsMLP) zero() {
 	for _, l := range m.layers {
 		l.zero()
 	}
 }
 
-func (m *mlp) adam(lr float64, step int) {
+func (m *nsMLP) adam(lr float64, step int) {
 	for _, l := range m.layers {
 		l.adam(lr, step)
 	}
@@ -255,17 +255,17 @@ func DefaultNetShareConfig() NetShareConfig {
 type NetShare struct {
 	cfg   NetShareConfig
 	conds int
-	g, d  *mlp
+	g, d  *nsMLP
 	r     *rand.Rand
 }
 
-func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
+func nsSigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
 
 // generatorOut turns the generator's raw outputs into a header vector:
 // sigmoid bits and length, softmax protocol.
 func generatorOut(raw, out []float64) {
 	for i := 0; i < nsBits; i++ {
-		out[i] = sigmoid(raw[i])
+		out[i] = nsSigmoid(raw[i])
 	}
 	m := math.Inf(-1)
 	for i := nsBits; i < nsBits+nsProtos; i++ {
@@ -279,7 +279,7 @@ func generatorOut(raw, out []float64) {
 	for i := nsBits; i < nsBits+nsProtos; i++ {
 		out[i] /= z
 	}
-	out[nsOut-1] = sigmoid(raw[nsOut-1])
+	out[nsOut-1] = nsSigmoid(raw[nsOut-1])
 }
 
 // TrainNetShare fits the GAN to records, each with a condition index in
@@ -290,8 +290,8 @@ func TrainNetShare(recs []HeaderRecord, cond []int, conds int, cfg NetShareConfi
 	}
 	r := rand.New(rand.NewPCG(cfg.Seed, 0x4e5))
 	ns := &NetShare{cfg: cfg, conds: conds, r: r,
-		g: newMLP([]int{cfg.Noise + conds, cfg.Hidden, cfg.Hidden, nsOut}, r),
-		d: newMLP([]int{nsOut + conds, cfg.Hidden, cfg.Hidden, 1}, r)}
+		g: newNSMLP([]int{cfg.Noise + conds, cfg.Hidden, cfg.Hidden, nsOut}, r),
+		d: newNSMLP([]int{nsOut + conds, cfg.Hidden, cfg.Hidden, 1}, r)}
 	real := make([][]float64, len(recs))
 	for i, rec := range recs {
 		real[i] = make([]float64, nsOut)
@@ -335,7 +335,7 @@ func TrainNetShare(recs []HeaderRecord, cond []int, conds int, cfg NetShareConfi
 				target = 0
 			}
 			for k := 0; k < B; k++ {
-				dy[k] = (sigmoid(logit[k]) - target) / float64(B)
+				dy[k] = (nsSigmoid(logit[k]) - target) / float64(B)
 			}
 			ns.d.backward(dy, B)
 		}
@@ -349,7 +349,7 @@ func TrainNetShare(recs []HeaderRecord, cond []int, conds int, cfg NetShareConfi
 		}
 		logit := ns.d.forward(dIn, B)
 		for k := 0; k < B; k++ {
-			dy[k] = (sigmoid(logit[k]) - 1) / float64(B)
+			dy[k] = (nsSigmoid(logit[k]) - 1) / float64(B)
 		}
 		ns.d.zero()
 		dx := ns.d.backward(dy, B)

@@ -41,6 +41,9 @@ type ExampleBuilder struct {
 	// MaxPackets is the number of packet lines read from a flow; 0 means
 	// netbench.MaxFlowPackets (34).
 	MaxPackets int
+	// NoPrompt leaves the generation prompt out of generation inputs (the
+	// `w/o FT-Context` ablation of Table 7: the masked packet alone).
+	NoPrompt bool
 
 	sep, eos, sentinel int32
 	newline            []int32
@@ -341,7 +344,10 @@ func (b *ExampleBuilder) GenerationExample(f *netbench.Flow, i int, fld registry
 
 // GenerationInput is the encoder input of a masked packet for field fld.
 func (b *ExampleBuilder) GenerationInput(m GenerationMask, fld registry.Field, d *registry.Dataset) ([]int32, error) {
-	prompt := b.ContextTokens(b.Reg.Prompt(fld, d))
+	var prompt []int32
+	if !b.NoPrompt {
+		prompt = b.ContextTokens(b.Reg.Prompt(fld, d))
+	}
 	enc := b.Tok.EncodeString(m.Text)
 	budget := b.MaxEnc - len(prompt) - 2
 	if budget < 1 {
@@ -358,8 +364,10 @@ func (b *ExampleBuilder) GenerationInput(m GenerationMask, fld registry.Field, d
 	}
 	out := make([]int32, 0, len(ids)+len(prompt)+2)
 	out = append(out, ids...)
-	out = append(out, b.sep)
-	out = append(out, prompt...)
+	if !b.NoPrompt {
+		out = append(out, b.sep)
+		out = append(out, prompt...)
+	}
 	return append(out, b.eos), nil
 }
 

@@ -200,3 +200,34 @@ func TestGenerationMaskAndTarget(t *testing.T) {
 		t.Fatal("PickPacket not deterministic")
 	}
 }
+
+// TestGenerationWithoutPrompt is Table 7's `w/o FT-Context` input: the
+// masked packet alone, no <sep> and no prompt, the same target.
+func TestGenerationWithoutPrompt(t *testing.T) {
+	fx := loadFixture(t)
+	b, _ := NewExampleBuilder(fx.Tok, fx.Reg, 256)
+	nb, _ := NewExampleBuilder(fx.Tok, fx.Reg, 256)
+	nb.NoPrompt = true
+	d, _ := fx.Reg.Dataset("ISCX-VPN")
+	fld := fx.Reg.Generation.Fields[3] // destination port
+	sep, _ := fx.Tok.ID(bbpe.Sep)
+	f := fx.Flows[0]
+	with, v1, err := b.GenerationExample(f, 0, fld, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	without, v2, err := nb.GenerationExample(f, 0, fld, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v1 != v2 || !slices.Equal(with.Target, without.Target) {
+		t.Fatalf("targets differ: %q %v vs %q %v", v1, with.Target, v2, without.Target)
+	}
+	if slices.Contains(without.Enc, sep) || !slices.Contains(with.Enc, sep) {
+		t.Fatal("the prompt (after <sep>) must be present with context and absent without")
+	}
+	i := slices.Index(with.Enc, sep)
+	if !slices.Equal(without.Enc[:len(without.Enc)-1], with.Enc[:i]) {
+		t.Fatal("without the prompt the input must be the same masked packet")
+	}
+}

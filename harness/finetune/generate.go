@@ -33,6 +33,9 @@ type GenerateConfig struct {
 	// Generator, when set, is a finetuned generation checkpoint to sample
 	// from; training is skipped.
 	Generator string `json:"generator,omitempty"`
+	// WithoutContext leaves the prompt out of the inputs (Table 7's
+	// `w/o FT-Context`): the model sees the masked packet alone.
+	WithoutContext bool `json:"without_context,omitempty"`
 }
 
 // FieldResult compares generated and real values of one field.
@@ -106,6 +109,7 @@ func trainGenerator(ctx context.Context, d *Data, cfg *GenerateConfig, fields []
 		if err != nil {
 			return nil, nil, 0, "", err
 		}
+		b.NoPrompt = cfg.WithoutContext
 		flows, index, err := d.indexedFlows(ds.Name, netbench.SplitTrain)
 		if err != nil {
 			return nil, nil, 0, "", err
@@ -142,6 +146,7 @@ func trainGenerator(ctx context.Context, d *Data, cfg *GenerateConfig, fields []
 	if err != nil {
 		return nil, nil, 0, "", err
 	}
+	b.NoPrompt = cfg.WithoutContext
 	dec, err := cfg.decoder(tr)
 	if err != nil {
 		return nil, nil, 0, "", err

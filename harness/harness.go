@@ -43,18 +43,28 @@ type Preset struct {
 	SweepSteps     int // each Table 13 sensitivity run
 	ValFlows       int // held-out flows for pretraining validation accuracy
 	NetShareSteps  int // GAN training steps
+
+	// Finetuning and the baselines.
+	FinetuneEpochs    int
+	MaxTrain, MaxTest int   // caps on the flows of one finetuning run (0: all)
+	BaselineTasks     []int // tasks the baselines run on (nil: all twelve)
+	BaselineEpochs    int
 }
 
 // Presets are the named scales, smallest first.
 var Presets = map[string]Preset{
 	"smoke": {Name: "smoke", SynthFlows: 120, SynthMin: 3, Vocab: 2000, Description: "CI: minutes on 2 cores",
-		Model: "smoke", EncLen: 128, DecLen: 32, PretrainSteps: 40, SweepSteps: 20, ValFlows: 16, NetShareSteps: 300},
+		Model: "smoke", EncLen: 128, DecLen: 32, PretrainSteps: 40, SweepSteps: 20, ValFlows: 16, NetShareSteps: 300,
+		FinetuneEpochs: 3, MaxTrain: 64, MaxTest: 64, BaselineTasks: []int{1, 4, 11}, BaselineEpochs: 2},
 	"tiny": {Name: "tiny", SynthFlows: 600, SynthMin: 6, Vocab: 8000, Description: "the whole report on a 2-core machine",
-		Model: "tiny", EncLen: 256, DecLen: 48, PretrainSteps: 300, SweepSteps: 60, ValFlows: 64, NetShareSteps: 1500},
+		Model: "tiny", EncLen: 256, DecLen: 48, PretrainSteps: 300, SweepSteps: 60, ValFlows: 64, NetShareSteps: 1500,
+		FinetuneEpochs: 5, MaxTrain: 400, MaxTest: 200, BaselineEpochs: 3},
 	"small": {Name: "small", SynthFlows: 3000, SynthMin: 10, Vocab: 16000, Description: "a workstation or one GPU",
-		Model: "small", EncLen: 1024, DecLen: 256, PretrainSteps: 20000, SweepSteps: 2000, ValFlows: 512, NetShareSteps: 5000},
+		Model: "small", EncLen: 1024, DecLen: 256, PretrainSteps: 20000, SweepSteps: 2000, ValFlows: 512, NetShareSteps: 5000,
+		FinetuneEpochs: 20, BaselineEpochs: 10},
 	"base": {Name: "base", SynthFlows: 40000, SynthMin: 20, Vocab: 32000, Description: "T5-v1.1-base and Table 17's settings (GPU servers)",
-		Model: "base", EncLen: 1500, DecLen: 512, PretrainSteps: 130000, SweepSteps: 13000, ValFlows: 2048, NetShareSteps: 20000},
+		Model: "base", EncLen: 1500, DecLen: 512, PretrainSteps: 130000, SweepSteps: 13000, ValFlows: 2048, NetShareSteps: 20000,
+		FinetuneEpochs: 20, BaselineEpochs: 20},
 }
 
 // Config configures a reproduction.

@@ -116,6 +116,9 @@ func (b *builder) cell(sel result.Run, metric string, paper *float64, naPaperOnl
 }
 
 func (b *builder) whyNA(sel result.Run) string {
+	if n, ok := b.set.Notes[sel.Method+" "+sel.Kind]; ok {
+		return n
+	}
 	if n, ok := b.set.Notes[sel.Method]; ok {
 		return n
 	}

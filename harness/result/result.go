@@ -35,18 +35,21 @@ type Provenance struct {
 
 // Run is one experiment's outcome.
 type Run struct {
-	ID       string     `json:"id"` // content hash of (data, config, code version, seed)
-	Kind     string     `json:"kind"`
-	Method   string     `json:"method"`            // "Lens", "ET-BERT", "FS-Net", ...
-	Variant  string     `json:"variant,omitempty"` // "", "w/o FT-Context", "w/o KG-MSP", "random-masking", "theta=0.3", "k=0.5"
-	Task     int        `json:"task,omitempty"`
-	Dataset  string     `json:"dataset,omitempty"`
-	Field    string     `json:"field,omitempty"`    // generation: "src_ip", "dst_port", ...
-	Scenario int        `json:"scenario,omitempty"` // extension: number of new classes
-	Detector string     `json:"detector,omitempty"` // fuzzing: "DT", "SVM", "MLP"
-	Seed     uint64     `json:"seed"`
-	Metrics  Metrics    `json:"metrics"`
-	Prov     Provenance `json:"provenance"`
+	ID       string  `json:"id"` // content hash of (data, config, code version, seed)
+	Kind     string  `json:"kind"`
+	Method   string  `json:"method"`            // "Lens", "ET-BERT", "FS-Net", ...
+	Variant  string  `json:"variant,omitempty"` // "", "w/o FT-Context", "w/o KG-MSP", "random-masking", "theta=0.3", "k=0.5"
+	Task     int     `json:"task,omitempty"`
+	Dataset  string  `json:"dataset,omitempty"`
+	Field    string  `json:"field,omitempty"`    // generation: "src_ip", "dst_port", ...
+	Scenario int     `json:"scenario,omitempty"` // extension: number of new classes
+	Detector string  `json:"detector,omitempty"` // fuzzing: "DT", "SVM", "MLP"
+	Seed     uint64  `json:"seed"`
+	Metrics  Metrics `json:"metrics"`
+	// PerExample holds each test example's outcome (1 correct, 0 wrong), in
+	// test order, for paired bootstrap intervals between runs.
+	PerExample []float64  `json:"per_example,omitempty"`
+	Prov       Provenance `json:"provenance"`
 }
 
 // Metrics maps a metric name to its value. Names: "AC", "F1" (macro), "JSD",

@@ -2,6 +2,9 @@ package harness
 
 import (
 	"context"
+
+	"github.com/lens-go/lens/harness/metrics"
+	"github.com/lens-go/lens/harness/result"
 )
 
 // backendName is the compute backend the model stages ran on.
@@ -37,7 +40,33 @@ func (h *Harness) models(ctx context.Context) error {
 	}
 	h.baselineClassification(ctx)
 	h.baselineExtension(ctx)
+	h.intervals()
 	return nil
+}
+
+// intervals computes the paired bootstrap confidence intervals of the
+// ablation variants' accuracy against the full model (Tables 8 and 12).
+func (h *Harness) intervals() {
+	h.set.Intervals = nil
+	for _, task := range []int{2, 3, 4} {
+		full := h.set.Find(result.Run{Kind: result.KindClassify, Method: "Lens", Task: task})
+		if len(full) == 0 {
+			continue
+		}
+		for _, v := range []string{"w/o FT-Context", "w/o KG-MSP", "random-masking"} {
+			other := h.set.Find(result.Run{Kind: result.KindClassify, Method: "Lens", Variant: v, Task: task})
+			if len(other) == 0 {
+				continue
+			}
+			a, f := other[0].PerExample, full[0].PerExample
+			if len(a) == 0 || len(a) != len(f) {
+				continue
+			}
+			iv := metrics.PairedBootstrap(a, f, metrics.Mean, 2000, 0.95, h.cfg.SynthSeed)
+			h.set.Intervals = append(h.set.Intervals, result.Interval{Kind: result.KindClassify, Method: "Lens", Task: task,
+				Variant: v, Metric: "AC", Diff: iv.Diff, Lo: iv.Lo, Hi: iv.Hi, Level: iv.Level, Examples: len(a)})
+		}
+	}
 }
 
 // needsLens reports whether any requested table has Lens cells.

@@ -230,6 +230,7 @@ func Build(id string, set *result.Set, paper *Paper) (*Table, error) {
 		if id == "12" {
 			variants = [][2]string{{"random-masking", "Random Masking"}, {"", "KG-MSP(Ours)"}}
 		}
+		t.Notes = append(t.Notes, b.bootstrapNotes(variants, taskOf, pt.Columns)...)
 		for _, v := range variants {
 			row := Row{Label: v[1]}
 			for _, col := range t.Columns {
@@ -331,6 +332,35 @@ func Build(id string, set *result.Set, paper *Paper) (*Table, error) {
 	t.mark()
 	t.Caption = caption(b.used)
 	return t, nil
+}
+
+// bootstrapNotes prints the paired bootstrap intervals the harness
+// computed for the ablation variants of this table (the paper reports single
+// runs; these say whether a difference is real).
+func (b *builder) bootstrapNotes(variants [][2]string, taskOf map[string]int, cols [][2]string) []string {
+	var notes []string
+	seen := map[int]bool{}
+	for _, c := range cols {
+		task := taskOf[c[0]]
+		if seen[task] {
+			continue
+		}
+		seen[task] = true
+		for _, v := range variants {
+			for _, iv := range b.set.Intervals {
+				if iv.Method != "Lens" || iv.Task != task || iv.Variant != v[0] || v[0] == "" {
+					continue
+				}
+				verdict := "not significant"
+				if iv.Lo > 0 || iv.Hi < 0 {
+					verdict = "significant"
+				}
+				notes = append(notes, fmt.Sprintf("Task %d %s, %s minus full model: %+.4f, %.0f%% paired-bootstrap CI [%+.4f, %+.4f] over %d test flows (%s).",
+					task, iv.Metric, v[1], iv.Diff, 100*iv.Level, iv.Lo, iv.Hi, iv.Examples, verdict))
+			}
+		}
+	}
+	return notes
 }
 
 // TableIDs lists the tables in report order.

@@ -63,6 +63,23 @@ type Set struct {
 	Runs  []Run             `json:"runs"`
 	Notes map[string]string `json:"notes,omitempty"` // method or table -> why it has no numbers
 	Data  *Data             `json:"data,omitempty"`  // Tables 9-11
+	// Intervals compare ablation variants with the full model (Tables 8, 12).
+	Intervals []Interval `json:"intervals,omitempty"`
+}
+
+// Interval is a paired bootstrap confidence interval for the difference of
+// a metric between a variant and the full model on the same test flows.
+type Interval struct {
+	Kind     string  `json:"kind"`
+	Method   string  `json:"method"`
+	Task     int     `json:"task"`
+	Variant  string  `json:"variant"`
+	Metric   string  `json:"metric"`
+	Diff     float64 `json:"diff"` // variant minus full
+	Lo       float64 `json:"lo"`
+	Hi       float64 `json:"hi"`
+	Level    float64 `json:"level"`
+	Examples int     `json:"examples"`
 }
 
 // Data describes the corpus a reproduction used (Tables 9, 10 and 11).

@@ -75,19 +75,7 @@ func buildTrafficLLM(p string, classes int) (*arch, error) {
 	}
 	s.layerNorm("dec.norm", sz.dim)
 
-	// hidden runs the causal decoder over ids [B, L] (left-padded).
-	hidden := func(w weights, ids *Node) *Node {
-		g := ids.Graph()
-		x := Add(embed(w["emb"], ids), ExpandAxes(w["pos"], 0))
-		causal := GreaterOrEqual(Iota(g, shapes.Make(dtypes.Int32, L, L), 0), Iota(g, shapes.Make(dtypes.Int32, L, L), 1))
-		notPad := ExpandAxes(NotEqual(ids, Scalar(g, ids.DType(), llmPad)), 1) // [B, 1, L] over keys
-		allowed := LogicalAnd(ExpandAxes(causal, 0), notPad)
-		bias := ExpandAxes(Where(allowed, Scalar(g, dtypes.Float32, 0), Scalar(g, dtypes.Float32, -1e9)), 1)
-		for i := range sz.layers {
-			x = block(w, blockName("dec", i), x, sz.heads, bias, true, nil, 0)
-		}
-		return layerNorm(w, "dec.norm", x)
-	}
+	hidden := func(w weights, ids *Node) *Node { return llmHidden(w, ids, sz.heads, sz.layers) }
 	return &arch{
 		specs: s.list,
 		idLen: L,
@@ -140,4 +128,21 @@ func buildTrafficLLM(p string, classes int) (*arch, error) {
 		lr:     1e-3,
 		warmup: true,
 	}, nil
+}
+
+// llmHidden runs the stand-in's causal decoder (parameters emb, pos, dec.i,
+// dec.norm) over ids [B, L]: pre-LN blocks, causal attention that also
+// ignores padding keys, the final LayerNorm; it returns [B, L, D].
+func llmHidden(w weights, ids *Node, heads, layers int) *Node {
+	g := ids.Graph()
+	L := ids.Shape().Dim(1)
+	x := Add(embed(w["emb"], ids), ExpandAxes(w["pos"], 0))
+	causal := GreaterOrEqual(Iota(g, shapes.Make(dtypes.Int32, L, L), 0), Iota(g, shapes.Make(dtypes.Int32, L, L), 1))
+	notPad := ExpandAxes(NotEqual(ids, Scalar(g, ids.DType(), llmPad)), 1) // [B, 1, L] over keys
+	allowed := LogicalAnd(ExpandAxes(causal, 0), notPad)
+	bias := ExpandAxes(Where(allowed, Scalar(g, dtypes.Float32, 0), Scalar(g, dtypes.Float32, -1e9)), 1)
+	for i := range layers {
+		x = block(w, blockName("dec", i), x, heads, bias, true, nil, 0)
+	}
+	return layerNorm(w, "dec.norm", x)
 }

@@ -66,6 +66,29 @@ var FeatureFields = []string{trainer.FieldSrcIP, trainer.FieldDstIP, trainer.Fie
 // Fuzz runs the fuzzing test.
 func Fuzz(ctx context.Context, d *Data, cfg FuzzConfig) (*FuzzResult, error) {
 	start := time.Now()
+	task, gc, fields, err := fuzzSetup(d, &cfg)
+	if err != nil {
+		return nil, err
+	}
+	g, ftRes, _, ckpt, err := trainGenerator(ctx, d, &gc, fields)
+	if err != nil {
+		return nil, err
+	}
+	res, err := fuzzWith(d, cfg, task, &gc, fields, g.b, func(flows []*netbench.Flow, pick []int, fld registry.Field) ([]string, error) {
+		gen, _, err := g.sample(flows, pick, fld)
+		return gen, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.Train, res.Checkpoint, res.Backend = ftRes, ckpt, g.dec.BackendName()
+	res.WallSeconds = time.Since(start).Seconds()
+	return res, nil
+}
+
+// fuzzSetup resolves cfg's defaults, its task, the generation config (the
+// task's dataset, all five fields) and the fields.
+func fuzzSetup(d *Data, cfg *FuzzConfig) (*registry.Task, GenerateConfig, []registry.Field, error) {
 	if cfg.Task == 0 {
 		cfg.Task = 11
 	}
@@ -74,7 +97,7 @@ func Fuzz(ctx context.Context, d *Data, cfg FuzzConfig) (*FuzzResult, error) {
 	}
 	task, err := d.Reg.Task(cfg.Task)
 	if err != nil {
-		return nil, err
+		return nil, GenerateConfig{}, nil, err
 	}
 	gc := cfg.Generate
 	if gc.Dataset == "" {
@@ -82,13 +105,14 @@ func Fuzz(ctx context.Context, d *Data, cfg FuzzConfig) (*FuzzResult, error) {
 	}
 	gc.Fields = FeatureFields
 	fields, err := gc.fields(d.Reg)
-	if err != nil {
-		return nil, err
-	}
-	g, ftRes, _, ckpt, err := trainGenerator(ctx, d, &gc, fields)
-	if err != nil {
-		return nil, err
-	}
+	return task, gc, fields, err
+}
+
+// fuzzWith runs the fuzzing test with a trained generator: sample
+// generates field fld of packet pick[i] of each flow. b provides the flows'
+// labels.
+func fuzzWith(d *Data, cfg FuzzConfig, task *registry.Task, gc *GenerateConfig, fields []registry.Field, b *trainer.ExampleBuilder,
+	sample func(flows []*netbench.Flow, pick []int, fld registry.Field) ([]string, error)) (*FuzzResult, error) {
 	labelled := func(split string, limit int) ([]*netbench.Flow, []int, []int, error) {
 		flows, index, err := d.indexedFlows(task.Dataset, split)
 		if err != nil {
@@ -100,7 +124,7 @@ func Fuzz(ctx context.Context, d *Data, cfg FuzzConfig) (*FuzzResult, error) {
 			if limit > 0 && len(out) == limit {
 				break
 			}
-			l, ok := g.b.FlowLabel(f, task)
+			l, ok := b.FlowLabel(f, task)
 			i := gc.packet(index[k], f)
 			if !ok || i < 0 || !f.Src.Is4() || !f.Dst.Is4() {
 				continue // the detectors' features are IPv4 octets (as the harness's)
@@ -126,10 +150,10 @@ func Fuzz(ctx context.Context, d *Data, cfg FuzzConfig) (*FuzzResult, error) {
 	if len(trainF) == 0 || len(testF) == 0 {
 		return nil, fmt.Errorf("finetune: task %d has %d training and %d test flows", task.ID, len(trainF), len(testF))
 	}
-	res := &FuzzResult{Task: task.ID, TrainFlows: len(trainF), TestFlows: len(testF), Train: ftRes, Checkpoint: ckpt, Backend: g.dec.BackendName()}
+	res := &FuzzResult{Task: task.ID, TrainFlows: len(trainF), TestFlows: len(testF)}
 	values := make([][]string, len(fields)) // values[j][i]: field j of flow i
 	for j, fld := range fields {
-		gen, _, err := g.sample(trainF, trainPick, fld)
+		gen, err := sample(trainF, trainPick, fld)
 		if err != nil {
 			return nil, err
 		}
@@ -161,7 +185,6 @@ func Fuzz(ctx context.Context, d *Data, cfg FuzzConfig) (*FuzzResult, error) {
 			return nil, err
 		}
 	}
-	res.WallSeconds = time.Since(start).Seconds()
 	return res, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/lens-go/lens/baselines"
+	"github.com/lens-go/lens/harness/finetune"
 	"github.com/lens-go/lens/harness/metrics"
 	"github.com/lens-go/lens/harness/result"
 	"github.com/lens-go/lens/netbench"
@@ -31,7 +32,7 @@ func baselineExample(f *netbench.Flow, label int) baselines.Example {
 
 // taskFlows returns a task's labelled flows of one split in corpus order
 // (the order the Lens runs use, with the same caps), with their labels.
-func (h *Harness) taskFlows(task int, split string, limit int, allowed []string) ([]*netbench.Flow, []string, error) {
+func (h *Harness) taskFlows(task int, split string, limit int, allowed []string, seed uint64) ([]*netbench.Flow, []string, error) {
 	t, err := h.reg.Task(task)
 	if err != nil {
 		return nil, nil, err
@@ -43,9 +44,6 @@ func (h *Harness) taskFlows(task int, split string, limit int, allowed []string)
 		idx := i
 		i++
 		if idx >= len(h.splits.Assign) || h.splits.Assign[idx] != split || h.splits.Dataset[idx] != t.Dataset {
-			return nil
-		}
-		if limit > 0 && len(flows) == limit {
 			return nil
 		}
 		d, err := h.reg.Dataset(t.Dataset)
@@ -64,7 +62,16 @@ func (h *Harness) taskFlows(task int, split string, limit int, allowed []string)
 		labels = append(labels, l)
 		return nil
 	})
-	return flows, labels, err
+	if err != nil {
+		return nil, nil, err
+	}
+	// The same flows the Lens runs use (finetune.Stratified with the run's seed).
+	keep := finetune.Stratified(labels, limit, seed)
+	outF, outL := make([]*netbench.Flow, len(keep)), make([]string, len(keep))
+	for k, i := range keep {
+		outF[k], outL[k] = flows[i], labels[i]
+	}
+	return outF, outL, nil
 }
 
 // pretrainExamples are unlabelled pretraining-split flows for the
@@ -126,11 +133,11 @@ func (h *Harness) baselineClassification(ctx context.Context) {
 				id := []any{"baseline", method, task, cfg, h.preset, h.corpus.Manifest.ContentHash, h.splits.Hash()}
 				h.cached(name, method, id, func(dir string) ([]result.Run, error) {
 					idx := labelIndex(t.Labels)
-					trF, trL, err := h.taskFlows(task, netbench.SplitTrain, h.preset.MaxTrain, nil)
+					trF, trL, err := h.taskFlows(task, netbench.SplitTrain, h.preset.MaxTrain, nil, seed)
 					if err != nil {
 						return nil, err
 					}
-					teF, teL, err := h.taskFlows(task, netbench.SplitTest, h.preset.MaxTest, nil)
+					teF, teL, err := h.taskFlows(task, netbench.SplitTest, h.preset.MaxTest, nil, seed)
 					if err != nil {
 						return nil, err
 					}
@@ -205,15 +212,15 @@ func (h *Harness) baselineExtension(ctx context.Context) {
 					cfg := h.baselineConfig(seed)
 					id := []any{"baseline-extend", method, task, n, cfg, h.preset, h.corpus.Manifest.ContentHash, h.splits.Hash()}
 					h.cached(name, method, id, func(dir string) ([]result.Run, error) {
-						oldF, oldLab, err := h.taskFlows(task, netbench.SplitTrain, h.preset.MaxTrain, oldL)
+						oldF, oldLab, err := h.taskFlows(task, netbench.SplitTrain, h.preset.ExtendMax, oldL, seed)
 						if err != nil {
 							return nil, err
 						}
-						newF, newLab, err := h.taskFlows(task, netbench.SplitTrain, h.preset.MaxTrain, newL)
+						newF, newLab, err := h.taskFlows(task, netbench.SplitTrain, h.preset.ExtendMax, newL, seed)
 						if err != nil {
 							return nil, err
 						}
-						teF, teL, err := h.taskFlows(task, netbench.SplitTest, h.preset.MaxTest, nil)
+						teF, teL, err := h.taskFlows(task, netbench.SplitTest, h.preset.ExtendMax, nil, seed)
 						if err != nil {
 							return nil, err
 						}

@@ -49,22 +49,31 @@ type Preset struct {
 	MaxTrain, MaxTest int   // caps on the flows of one finetuning run (0: all)
 	BaselineTasks     []int // tasks the baselines run on (nil: all twelve)
 	BaselineEpochs    int
+	// Tasks 6 and 8 list about 200 labels in their context: their encoder
+	// input is the context plus LongTaskPackets tokens of packets, and the
+	// extension scenarios cap their flows at ExtendMax.
+	LongTaskPackets int
+	ExtendMax       int
 }
 
 // Presets are the named scales, smallest first.
 var Presets = map[string]Preset{
 	"smoke": {Name: "smoke", SynthFlows: 120, SynthMin: 3, Vocab: 2000, Description: "CI: minutes on 2 cores",
 		Model: "smoke", EncLen: 128, DecLen: 32, PretrainSteps: 40, SweepSteps: 20, ValFlows: 16, NetShareSteps: 300,
-		FinetuneEpochs: 3, MaxTrain: 64, MaxTest: 64, BaselineTasks: []int{1, 4, 11}, BaselineEpochs: 2},
+		FinetuneEpochs: 3, MaxTrain: 64, MaxTest: 64, BaselineTasks: []int{1, 4, 11}, BaselineEpochs: 2,
+		LongTaskPackets: 32, ExtendMax: 24},
 	"tiny": {Name: "tiny", SynthFlows: 600, SynthMin: 6, Vocab: 8000, Description: "the whole report on a 2-core machine",
 		Model: "tiny", EncLen: 256, DecLen: 48, PretrainSteps: 300, SweepSteps: 60, ValFlows: 64, NetShareSteps: 1500,
-		FinetuneEpochs: 5, MaxTrain: 400, MaxTest: 200, BaselineEpochs: 3},
+		FinetuneEpochs: 5, MaxTrain: 400, MaxTest: 200, BaselineEpochs: 3,
+		LongTaskPackets: 128, ExtendMax: 200},
 	"small": {Name: "small", SynthFlows: 3000, SynthMin: 10, Vocab: 16000, Description: "a workstation or one GPU",
 		Model: "small", EncLen: 1024, DecLen: 256, PretrainSteps: 20000, SweepSteps: 2000, ValFlows: 512, NetShareSteps: 5000,
-		FinetuneEpochs: 20, BaselineEpochs: 10},
+		FinetuneEpochs: 20, BaselineEpochs: 10,
+		LongTaskPackets: 512},
 	"base": {Name: "base", SynthFlows: 40000, SynthMin: 20, Vocab: 32000, Description: "T5-v1.1-base and Table 17's settings (GPU servers)",
 		Model: "base", EncLen: 1500, DecLen: 512, PretrainSteps: 130000, SweepSteps: 13000, ValFlows: 2048, NetShareSteps: 20000,
-		FinetuneEpochs: 20, BaselineEpochs: 20},
+		FinetuneEpochs: 20, BaselineEpochs: 20,
+		LongTaskPackets: 1024},
 }
 
 // Config configures a reproduction.

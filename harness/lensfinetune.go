@@ -35,7 +35,7 @@ func (h *Harness) encLenFor(task int) (int, error) {
 		return 0, err
 	}
 	ctx := len(b.ContextTokens(h.reg.Context(t, t.Labels)))
-	n := max(h.preset.EncLen, ctx+h.preset.EncLen/2)
+	n := max(h.preset.EncLen, ctx+h.preset.LongTaskPackets)
 	return (n + 31) / 32 * 32, nil
 }
 
@@ -138,6 +138,9 @@ func (h *Harness) lensExtension(ctx context.Context) {
 					}
 					cfg := h.ftConfig(h.pretrained, seed, dir)
 					cfg.EncLen = enc
+					if h.preset.ExtendMax > 0 {
+						cfg.MaxTrain, cfg.MaxTest = h.preset.ExtendMax, h.preset.ExtendMax
+					}
 					r, err := finetune.Extend(ctx, h.ftData(), finetune.ExtendConfig{Config: cfg, Task: task, NewClasses: n, NewEpochs: h.preset.FinetuneEpochs})
 					if err != nil {
 						return nil, err
@@ -180,6 +183,7 @@ func (h *Harness) lensGeneration(ctx context.Context) {
 	if h.wants("6") {
 		for _, ds := range h.reg.Generation.Datasets {
 			gen(ds, "", h.pretrained, nil, false)
+			h.trafficLLMGenerate(ctx, ds)
 		}
 	}
 	if h.wants("7") {
@@ -188,6 +192,7 @@ func (h *Harness) lensGeneration(ctx context.Context) {
 		gen("ISCX-VPN", "w/o KG-MSP", h.pretrainedRandom, []string{"dst_port"}, false)
 	}
 	if h.wants("fig3") {
+		h.trafficLLMFuzz(ctx)
 		id := []any{"fuzz", h.pretrained, h.preset, h.corpus.Manifest.ContentHash, h.splits.Hash(), h.tokHash(), h.cfg.SynthSeed}
 		h.cached("lens-fuzz-task11", "Lens", id, func(dir string) ([]result.Run, error) {
 			cfg := h.ftConfig(h.pretrained, h.cfg.SynthSeed, dir)
@@ -204,4 +209,47 @@ func (h *Harness) lensGeneration(ctx context.Context) {
 			return runs, nil
 		})
 	}
+}
+
+// trafficLLMGenerate runs the TrafficLLM stand-in on one dataset's
+// generation task, with the same examples as Lens (Table 6).
+func (h *Harness) trafficLLMGenerate(ctx context.Context, dataset string) {
+	name := "trafficllm-gen-" + dataset
+	bc := h.baselineConfig(h.cfg.SynthSeed)
+	id := []any{"trafficllm-generate", dataset, bc, h.preset, h.corpus.Manifest.ContentHash, h.splits.Hash(), h.tokHash()}
+	h.cached(name, "TrafficLLM", id, func(dir string) ([]result.Run, error) {
+		cfg := h.ftConfig("", h.cfg.SynthSeed, dir)
+		r, _, err := finetune.GenerateTrafficLLM(ctx, h.ftData(), finetune.GenerateConfig{Config: cfg, Dataset: dataset}, bc)
+		if err != nil {
+			return nil, err
+		}
+		prov := h.provenance(bc)
+		prov.Backend, prov.WallSeconds = r.Backend, r.WallSeconds
+		var runs []result.Run
+		for _, f := range r.Fields {
+			runs = append(runs, result.Run{Kind: result.KindGenerate, Method: "TrafficLLM", Dataset: dataset, Field: f.Field,
+				Seed: h.cfg.SynthSeed, Metrics: f.MetricMap(), Prov: prov})
+		}
+		return runs, nil
+	})
+}
+
+// trafficLLMFuzz is the stand-in's row of Figure 3.
+func (h *Harness) trafficLLMFuzz(ctx context.Context) {
+	bc := h.baselineConfig(h.cfg.SynthSeed)
+	id := []any{"trafficllm-fuzz", bc, h.preset, h.corpus.Manifest.ContentHash, h.splits.Hash(), h.tokHash()}
+	h.cached("trafficllm-fuzz-task11", "TrafficLLM", id, func(dir string) ([]result.Run, error) {
+		cfg := h.ftConfig("", h.cfg.SynthSeed, dir)
+		r, _, err := finetune.FuzzTrafficLLM(ctx, h.ftData(), finetune.FuzzConfig{Generate: finetune.GenerateConfig{Config: cfg, Dataset: "CIC-IoT-2023"}, Task: 11, DetectorSeed: h.cfg.SynthSeed}, bc)
+		if err != nil {
+			return nil, err
+		}
+		prov := h.provenance(bc)
+		var runs []result.Run
+		for _, d := range r.Detectors {
+			runs = append(runs, result.Run{Kind: result.KindFuzz, Method: "TrafficLLM", Task: 11, Detector: d.Detector, Seed: h.cfg.SynthSeed,
+				Metrics: d.MetricMap(), Prov: prov})
+		}
+		return runs, nil
+	})
 }

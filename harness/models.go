@@ -22,8 +22,6 @@ func (h *Harness) backendName() string {
 // generation, fuzzing, ablations and baselines. Cells whose runs this build
 // cannot make yet say why in the results' notes.
 func (h *Harness) models(ctx context.Context) error {
-	h.set.Notes["TrafficLLM generate"] = "not run: the TrafficLLM stand-in does not generate header fields yet"
-	h.set.Notes["TrafficLLM fuzz"] = h.set.Notes["TrafficLLM generate"]
 
 	if h.wants("6") || h.wants("fig3") {
 		if err := h.netshare(); err != nil {

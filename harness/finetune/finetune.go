@@ -212,16 +212,19 @@ func Classify(ctx context.Context, d *Data, cfg ClassifyConfig) (*ClassifyResult
 		if err != nil {
 			return nil, nil, err
 		}
+		var eligible []*netbench.Flow
+		var eligibleLabels []string
+		for _, f := range flows {
+			l, ok := b.FlowLabel(f, task)
+			if ok && slices.Contains(allowed, l) {
+				eligible = append(eligible, f)
+				eligibleLabels = append(eligibleLabels, l)
+			}
+		}
 		var exs []trainer.Seq2Seq
 		var truth []string
-		for _, f := range flows {
-			if limit > 0 && len(exs) == limit {
-				break
-			}
-			l, ok := b.FlowLabel(f, task)
-			if !ok || !slices.Contains(allowed, l) {
-				continue
-			}
+		for _, k := range Stratified(eligibleLabels, limit, cfg.Seed) {
+			f, l := eligible[k], eligibleLabels[k]
 			ex, _, dropped, err := b.ClassificationExample(f, task, labels, !cfg.WithoutContext)
 			if err != nil {
 				return nil, nil, err

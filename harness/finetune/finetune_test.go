@@ -287,3 +287,36 @@ func TestFuzzDetectorsEndToEnd(t *testing.T) {
 	}
 	t.Logf("fuzz: %d train, %d test flows, generated %+v, real %+v, invalid %d, %.1fs", res.TrainFlows, res.TestFlows, res.Detectors, res.Real, res.Invalid, res.WallSeconds)
 }
+
+func TestStratifiedKeepsEveryClassAndProportions(t *testing.T) {
+	var classes []string
+	for i := 0; i < 900; i++ {
+		classes = append(classes, "big")
+	}
+	for i := 0; i < 90; i++ {
+		classes = append(classes, "mid")
+	}
+	for i := 0; i < 3; i++ {
+		classes = append(classes, "tiny")
+	}
+	keep := Stratified(classes, 100, 7)
+	if len(keep) != 100 {
+		t.Fatalf("kept %d, want 100", len(keep))
+	}
+	count := map[string]int{}
+	for k, i := range keep {
+		if k > 0 && keep[k-1] >= i {
+			t.Fatal("positions must be increasing (input order)")
+		}
+		count[classes[i]]++
+	}
+	if count["tiny"] < 1 || count["mid"] < 8 || count["mid"] > 11 || count["big"] < 85 {
+		t.Fatalf("counts %v: want every class, in proportion", count)
+	}
+	if again := Stratified(classes, 100, 7); !slices.Equal(again, keep) {
+		t.Fatal("same seed, different sample")
+	}
+	if all := Stratified(classes, 0, 7); len(all) != len(classes) {
+		t.Fatal("limit 0 must keep everything")
+	}
+}

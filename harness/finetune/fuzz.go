@@ -114,7 +114,7 @@ func fuzzSetup(d *Data, cfg *FuzzConfig) (*registry.Task, GenerateConfig, []regi
 func fuzzWith(d *Data, cfg FuzzConfig, task *registry.Task, gc *GenerateConfig, fields []registry.Field, b *trainer.ExampleBuilder,
 	sample func(flows []*netbench.Flow, pick []int, fld registry.Field) ([]string, error)) (*FuzzResult, error) {
 	labelled := func(split string, limit int) ([]*netbench.Flow, []int, []int, error) {
-		flows, index, err := d.indexedFlows(task.Dataset, split)
+		flows, index, err := d.sampledFlows(task.Dataset, split, limit, gc.Seed)
 		if err != nil {
 			return nil, nil, nil, err
 		}

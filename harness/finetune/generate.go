@@ -110,7 +110,7 @@ func trainGenerator(ctx context.Context, d *Data, cfg *GenerateConfig, fields []
 			return nil, nil, 0, "", err
 		}
 		b.NoPrompt = cfg.WithoutContext
-		flows, index, err := d.indexedFlows(ds.Name, netbench.SplitTrain)
+		flows, index, err := d.sampledFlows(ds.Name, netbench.SplitTrain, cfg.MaxTrain, cfg.Seed)
 		if err != nil {
 			return nil, nil, 0, "", err
 		}
@@ -205,12 +205,9 @@ func Generate(ctx context.Context, d *Data, cfg GenerateConfig) (*GenerateResult
 	if err != nil {
 		return nil, err
 	}
-	test, index, err := d.indexedFlows(g.ds.Name, netbench.SplitTest)
+	test, index, err := d.sampledFlows(g.ds.Name, netbench.SplitTest, cfg.MaxTest, cfg.Seed)
 	if err != nil {
 		return nil, err
-	}
-	if cfg.MaxTest > 0 && len(test) > cfg.MaxTest {
-		test = test[:cfg.MaxTest]
 	}
 	pick := make([]int, 0, len(test))
 	kept := test[:0:0]

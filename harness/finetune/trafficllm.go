@@ -45,7 +45,7 @@ func trainTrafficLLM(ctx context.Context, d *Data, cfg *GenerateConfig, bc basel
 		return nil, 0, err
 	}
 	t := &trafficLLM{b: b, reg: d.Reg, ds: ds}
-	flows, index, err := d.indexedFlows(ds.Name, netbench.SplitTrain)
+	flows, index, err := d.sampledFlows(ds.Name, netbench.SplitTrain, cfg.MaxTrain, cfg.Seed)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -150,12 +150,9 @@ func GenerateTrafficLLM(ctx context.Context, d *Data, cfg GenerateConfig, bc bas
 	if err != nil {
 		return nil, nil, err
 	}
-	test, index, err := d.indexedFlows(t.ds.Name, netbench.SplitTest)
+	test, index, err := d.sampledFlows(t.ds.Name, netbench.SplitTest, cfg.MaxTest, cfg.Seed) // as Generate
 	if err != nil {
 		return nil, nil, err
-	}
-	if cfg.MaxTest > 0 && len(test) > cfg.MaxTest { // as Generate: cap, then keep flows with a packet
-		test = test[:cfg.MaxTest]
 	}
 	var kept []*netbench.Flow
 	var pick []int

@@ -58,6 +58,10 @@ type Preset struct {
 
 // Presets are the named scales, smallest first.
 var Presets = map[string]Preset{
+	"micro": {Name: "micro", SynthFlows: 40, SynthMin: 2, Vocab: 1200, Description: "the test suite's end-to-end run: every stage, tiny data",
+		Model: "smoke", EncLen: 96, DecLen: 24, PretrainSteps: 8, SweepSteps: 4, ValFlows: 8, NetShareSteps: 50,
+		FinetuneEpochs: 1, MaxTrain: 24, MaxTest: 24, BaselineTasks: []int{1}, BaselineEpochs: 1,
+		LongTaskPackets: 16, ExtendMax: 8},
 	"smoke": {Name: "smoke", SynthFlows: 120, SynthMin: 3, Vocab: 2000, Description: "CI: minutes on 2 cores",
 		Model: "smoke", EncLen: 128, DecLen: 32, PretrainSteps: 40, SweepSteps: 20, ValFlows: 16, NetShareSteps: 300,
 		FinetuneEpochs: 3, MaxTrain: 64, MaxTest: 64, BaselineTasks: []int{1, 4, 11}, BaselineEpochs: 2,

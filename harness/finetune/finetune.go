@@ -252,7 +252,7 @@ func Classify(ctx context.Context, d *Data, cfg ClassifyConfig) (*ClassifyResult
 		for _, l := range labels {
 			longest = max(longest, len(b.LabelTokens(l))+1)
 		}
-		cfg.DecLen = targetLen(train, longest)
+		cfg.DecLen = targetLen(train, longest+1) // the decoder needs a position past the longest label
 	}
 	name := cfg.Checkpoint
 	if name == "" {

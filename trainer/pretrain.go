@@ -12,6 +12,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/lens-go/lens/collective"
 	"github.com/lens-go/lens/trainer/masking"
 )
 
@@ -218,6 +219,25 @@ func Pretrain(ctx context.Context, cfg PretrainConfig, data Source, out string) 
 	}
 	defer func() { metrics.Close() }()
 
+	// recoverOrFail re-forms the world after a collective failure (and on
+	// growth, cause nil); any other error ends the run.
+	recoverOrFail := func(cause error) error {
+		var ce *commError
+		if cause != nil && (cfg.Elastic == nil || !errors.As(cause, &ce) || ctx.Err() != nil) {
+			return cause
+		}
+		if cause == nil {
+			cause = errors.New("new members are waiting to join")
+		}
+		var err error
+		if summer, err = recoverWorld(ctx, cfg, tr, out, gb, &gen, cause); err != nil {
+			return err
+		}
+		// Recovery rewrote metrics.jsonl (lines after the reloaded step).
+		metrics.Close()
+		metrics, err = os.OpenFile(metricsPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		return err
+	}
 	start, startStep := time.Now(), tr.Step
 	last := start
 	for done := 0; tr.Step < mc.Steps; done++ {
@@ -262,16 +282,7 @@ func Pretrain(ctx context.Context, cfg PretrainConfig, data Source, out string) 
 				res, err = weightedStep(tr, summer, sb, cfg.FaultHook)
 			}
 			if err != nil {
-				var ce *commError
-				if cfg.Elastic == nil || !errors.As(err, &ce) || ctx.Err() != nil {
-					return err
-				}
-				if summer, err = recoverWorld(ctx, cfg, tr, out, gb, &gen, err); err != nil {
-					return err
-				}
-				// Recovery rewrote metrics.jsonl (lines after the reloaded step).
-				metrics.Close()
-				if metrics, err = os.OpenFile(metricsPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err != nil {
+				if err := recoverOrFail(err); err != nil {
 					return err
 				}
 				continue
@@ -301,6 +312,25 @@ func Pretrain(ctx context.Context, cfg PretrainConfig, data Source, out string) 
 		if mc.CheckpointEvery > 0 && res.Step%mc.CheckpointEvery == 0 && res.Step < mc.Steps {
 			if err := save(); err != nil {
 				return err
+			}
+			// New workers join at checkpoint boundaries: if any worker sees
+			// more members than the world holds, all re-form (the newcomers
+			// receive this checkpoint) and go on from here.
+			if cfg.Elastic != nil && cfg.Elastic.Node != nil {
+				grow := []float32{0}
+				if collective.NewWorld(cfg.Elastic.Node.Members()).Size() > summer.Size() {
+					grow[0] = 1
+				}
+				if err := summer.Sum(grow); err != nil {
+					err = &commError{fmt.Errorf("trainer: checking for new members: %w", err)}
+					if err := recoverOrFail(err); err != nil {
+						return err
+					}
+				} else if grow[0] > 0 {
+					if err := recoverOrFail(nil); err != nil {
+						return err
+					}
+				}
 			}
 		}
 	}

@@ -295,3 +295,116 @@ func TestKillOneOfThreeWorkers(t *testing.T) {
 	}
 	t.Logf("%d examples per pass; %d steps used %d stream positions; %d generations", n, steps, len(stream), maxGen)
 }
+
+// TestWorkerJoinsAtCheckpoint: two workers start a run ('lens launch --local
+// 2 --listen ADDR'); a third ('lens launch --join ADDR --world 1') joins
+// while it runs. At the next checkpoint boundary the two see the new member,
+// all three re-form the ring, the newcomer receives the checkpoint through
+// the ring, and the run finishes with three workers holding identical
+// parameters and a contiguous data stream (no example twice in a pass).
+func TestWorkerJoinsAtCheckpoint(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts worker processes")
+	}
+	corpus, tok, n := fixture(t)
+	const steps, batch, every = 24, 2, 4
+	out := filepath.Join(t.TempDir(), "run")
+	addr, err := freeLoopbackAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("LENS_TEST_AS_MAIN", "1")
+	t.Setenv(envSecret, "join-test-secret")
+	t.Setenv(envFaultSlow, "150ms") // keep the run going while the newcomer starts
+	args := append(smokeArgs(corpus, tok, out, steps, batch, every), "--world-wait", "40s", "--io-timeout", "10s")
+	start := time.Now()
+	first := make(chan error, 1)
+	go func() { first <- runLaunch(append([]string{"--local", "2", "--listen", addr, "--"}, args...)) }()
+	// Join once the run has saved its first checkpoint after step 0.
+	for {
+		if st, _ := latestStepIn(filepath.Join(out, "worker-000")); st >= every {
+			break
+		}
+		if time.Since(start) > time.Minute {
+			t.Fatal("the first two workers made no progress")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := runLaunch(append([]string{"--join", addr, "--world", "1", "--name", "worker-005", "--"}, args...)); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("2 workers, a third joining: %s", time.Since(start).Round(time.Millisecond))
+	var params [][]float32
+	for _, w := range []string{"worker-000", "worker-001", "worker-005"} {
+		st := finalCheckpoint(t, filepath.Join(out, w), steps)
+		if st.Meta.Data.World != 3 {
+			t.Fatalf("%s: final world %d, want 3", w, st.Meta.Data.World)
+		}
+		if params == nil {
+			params = st.Params
+		} else if d, _ := maxDiff(params, st.Params); d != 0 {
+			t.Fatalf("%s differs from worker-000 by %g", w, d)
+		}
+	}
+	// The stream: one record set per step (the last generation's), contiguous.
+	final := map[int][]trainer.SampleLog{}
+	gens := map[int]int{}
+	for _, w := range []string{"worker-000", "worker-001", "worker-005"} {
+		for _, s := range readSamples(t, filepath.Join(out, w, "samples.jsonl")) {
+			if g, ok := gens[s.Step]; !ok || s.Gen > g {
+				gens[s.Step], final[s.Step] = s.Gen, nil
+			}
+			if s.Gen == gens[s.Step] {
+				final[s.Step] = append(final[s.Step], s)
+			}
+		}
+	}
+	var stream, epochs []int
+	worlds := map[int]bool{}
+	for step := 1; step <= steps; step++ {
+		recs := final[step]
+		slices.SortFunc(recs, func(x, y trainer.SampleLog) int { return x.Rank - y.Rank })
+		if len(recs) == 0 || len(recs) != recs[0].World {
+			t.Fatalf("step %d: %d records %+v", step, len(recs), recs)
+		}
+		worlds[recs[0].World] = true
+		for r, s := range recs {
+			if s.Rank != r || s.Start != int64(len(stream)) {
+				t.Fatalf("step %d: record %+v, want rank %d starting at %d", step, s, r, len(stream))
+			}
+		}
+		for _, s := range recs {
+			stream = append(stream, s.IDs...)
+			epochs = append(epochs, s.Epochs...)
+		}
+	}
+	if !worlds[2] || !worlds[3] {
+		t.Fatalf("world sizes seen: %v, want 2 then 3", worlds)
+	}
+	for pass := 0; pass*n < len(stream); pass++ {
+		seen := map[int]bool{}
+		for i := pass * n; i < min(len(stream), (pass+1)*n); i++ {
+			if epochs[i] != pass || seen[stream[i]] {
+				t.Fatalf("stream position %d: example %d of pass %d (logged pass %d) used twice or out of pass", i, stream[i], pass, epochs[i])
+			}
+			seen[stream[i]] = true
+		}
+	}
+	if params != nil && finalCheckpoint(t, filepath.Join(out, "worker-005"), steps).Meta.Data.Consumed != int64(len(stream)) {
+		t.Fatalf("data position does not count the %d examples used", len(stream))
+	}
+}
+
+// latestStepIn is the step of the newest checkpoint in dir (-1: none).
+func latestStepIn(dir string) (int, error) {
+	p, err := trainer.LatestCheckpoint(dir)
+	if err != nil || p == "" {
+		return -1, err
+	}
+	var step int
+	_, err = fmt.Sscanf(filepath.Base(p), "step-%d.ckpt", &step)
+	return step, err
+}

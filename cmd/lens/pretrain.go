@@ -154,15 +154,22 @@ long as at least --min-world workers remain (docs/distributed.md).`)
 // before reducing them. For fault-injection tests only.
 const envFaultKill = "LENS_FAULT_KILL"
 
+// envFaultSlow makes every worker sleep that long (a Go duration) in every
+// step, so that a test can join a worker while a run is going on.
+const envFaultSlow = "LENS_FAULT_SLOW"
+
 func faultHook(node string) func(int) {
+	slow, _ := time.ParseDuration(os.Getenv(envFaultSlow))
 	spec := os.Getenv(envFaultKill)
 	name, at, ok := strings.Cut(spec, "@")
 	step, err := strconv.Atoi(at)
-	if !ok || err != nil || name != node {
+	kill := ok && err == nil && name == node
+	if !kill && slow <= 0 {
 		return nil
 	}
 	return func(s int) {
-		if s == step {
+		time.Sleep(slow)
+		if kill && s == step {
 			fmt.Fprintf(os.Stderr, "%s: fault injection: killing this worker in step %d\n", node, s)
 			p, _ := os.FindProcess(os.Getpid())
 			p.Kill()
@@ -206,11 +213,13 @@ func joinWorld(ctx context.Context, ioTimeout time.Duration) (reducer *trainer.R
 	}
 	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	wd, err := node.WaitForWorld(wctx, world)
-	if err != nil {
+	if _, err := node.WaitForWorld(wctx, world); err != nil {
 		return nil, nil, fmt.Errorf("waiting for %d workers: %w", world, err)
 	}
-	rings, err := node.NewRings(ctx, wd)
+	// Reform rather than NewRings(wd): a worker joining a running world
+	// keeps trying, with fresh member views, until the others re-form with
+	// it at their next checkpoint.
+	_, rings, err := node.Reform(ctx)
 	if err != nil {
 		return nil, nil, err
 	}

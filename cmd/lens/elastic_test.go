@@ -225,6 +225,14 @@ func TestKillOneOfThreeWorkers(t *testing.T) {
 	if a.Meta.Data.World != 2 {
 		t.Fatalf("final world %d, want 2", a.Meta.Data.World)
 	}
+	checkStream(t, out, []string{"worker-000", "worker-001", "worker-002"}, steps, batch, every, n, a, b)
+}
+
+// checkStream rebuilds the global data stream of a run in which worker-001
+// of 3 was lost after step every's checkpoint, from the workers'
+// samples.jsonl, and checks it (see TestKillOneOfThreeWorkers).
+func checkStream(t *testing.T, out string, workers []string, steps, batch, every, n int, a, b *trainer.CheckpointState) {
+	t.Helper()
 	// Gather every attempt of every step, keep the last generation's.
 	type attempt struct {
 		gen  int
@@ -232,7 +240,7 @@ func TestKillOneOfThreeWorkers(t *testing.T) {
 	}
 	final := map[int]*attempt{}
 	maxGen := 0
-	for _, w := range []string{"worker-000", "worker-001", "worker-002"} {
+	for _, w := range workers {
 		for _, s := range readSamples(t, filepath.Join(out, w, "samples.jsonl")) {
 			maxGen = max(maxGen, s.Gen)
 			at := final[s.Step]
@@ -294,6 +302,61 @@ func TestKillOneOfThreeWorkers(t *testing.T) {
 		}
 	}
 	t.Logf("%d examples per pass; %d steps used %d stream positions; %d generations", n, steps, len(stream), maxGen)
+}
+
+// TestFrozenWorker: worker 1 of 3 freezes (SIGSTOP) in step 5, as a node
+// cut off from the network looks: its sockets stay open and silent. The
+// survivors' reads time out (--io-timeout 2s) or memberlist declares it
+// failed, whichever comes first; they re-form without it and finish, with
+// the same data accounting as TestKillOneOfThreeWorkers.
+func TestFrozenWorker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts worker processes")
+	}
+	corpus, tok, n := fixture(t)
+	const steps, batch, every, stopAt = 10, 2, 3, 5
+	dir := t.TempDir()
+	out, pidFile := filepath.Join(dir, "run"), filepath.Join(dir, "frozen.pid")
+	t.Setenv("LENS_TEST_AS_MAIN", "1")
+	t.Setenv(envFaultStop, "worker-001@"+strconv.Itoa(stopAt))
+	t.Setenv(envFaultPIDFile, pidFile)
+	start := time.Now()
+	args := append([]string{"--local", "3", "--max-failures", "1", "--"}, smokeArgs(corpus, tok, out, steps, batch, every)...)
+	args = append(args, "--min-world", "2", "--world-wait", "40s", "--io-timeout", "2s")
+	done := make(chan error, 1)
+	go func() { done <- runLaunch(args) }()
+	// The frozen worker never exits by itself: kill it once the survivors
+	// have finished (or the test gives up).
+	for {
+		s0, _ := latestStepIn(filepath.Join(out, "worker-000"))
+		s2, _ := latestStepIn(filepath.Join(out, "worker-002"))
+		if s0 == steps && s2 == steps || time.Since(start) > 90*time.Second {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if b, err := os.ReadFile(pidFile); err == nil {
+		if pid, err := strconv.Atoi(string(b)); err == nil {
+			if p, err := os.FindProcess(pid); err == nil {
+				p.Kill()
+			}
+		}
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("launch did not return after the frozen worker was killed")
+	}
+	t.Logf("3 workers, one frozen in step %d: %s", stopAt, time.Since(start).Round(time.Millisecond))
+	a := finalCheckpoint(t, filepath.Join(out, "worker-000"), steps)
+	b := finalCheckpoint(t, filepath.Join(out, "worker-002"), steps)
+	if d, _ := maxDiff(a.Params, b.Params); d != 0 {
+		t.Fatalf("the survivors' parameters differ by %g", d)
+	}
+	checkStream(t, out, []string{"worker-000", "worker-001", "worker-002"}, steps, batch, every, n, a, b)
 }
 
 // TestWorkerJoinsAtCheckpoint: two workers start a run ('lens launch --local

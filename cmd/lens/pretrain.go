@@ -158,17 +158,35 @@ const envFaultKill = "LENS_FAULT_KILL"
 // step, so that a test can join a worker while a run is going on.
 const envFaultSlow = "LENS_FAULT_SLOW"
 
+// envFaultStop ("worker-001@7") freezes that worker with SIGSTOP in that
+// step, as a machine cut off from the network looks to the others; its pid
+// goes to the file named by envFaultPIDFile (the test ends it).
+const (
+	envFaultStop    = "LENS_FAULT_STOP"
+	envFaultPIDFile = "LENS_FAULT_PIDFILE"
+)
+
 func faultHook(node string) func(int) {
 	slow, _ := time.ParseDuration(os.Getenv(envFaultSlow))
 	spec := os.Getenv(envFaultKill)
 	name, at, ok := strings.Cut(spec, "@")
 	step, err := strconv.Atoi(at)
 	kill := ok && err == nil && name == node
-	if !kill && slow <= 0 {
+	stopName, stopAt, _ := strings.Cut(os.Getenv(envFaultStop), "@")
+	stopStep, err := strconv.Atoi(stopAt)
+	stop := err == nil && stopName == node
+	if !kill && !stop && slow <= 0 {
 		return nil
 	}
 	return func(s int) {
 		time.Sleep(slow)
+		if stop && s == stopStep {
+			fmt.Fprintf(os.Stderr, "%s: fault injection: freezing this worker (SIGSTOP) in step %d\n", node, s)
+			if f := os.Getenv(envFaultPIDFile); f != "" {
+				os.WriteFile(f, []byte(strconv.Itoa(os.Getpid())), 0o644)
+			}
+			freezeSelf()
+		}
 		if kill && s == step {
 			fmt.Fprintf(os.Stderr, "%s: fault injection: killing this worker in step %d\n", node, s)
 			p, _ := os.FindProcess(os.Getpid())

@@ -264,7 +264,7 @@ func recoverWorld(ctx context.Context, cfg PretrainConfig, tr *Trainer, out stri
 		w, rings, err := e.Node.Reform(rctx)
 		cancel()
 		if err != nil {
-			return nil, fmt.Errorf("trainer: re-forming the world after %v: %w", cause, err)
+			return nil, fmt.Errorf("trainer: could not re-form a world (of at least %d workers) within %s after %v: %w", max(e.MinWorld, 1), wait, cause, err)
 		}
 		if w.Size() < max(e.MinWorld, 1) {
 			logf(cfg.Progress, "world of %d %v is below the minimum of %d; waiting for members\n", w.Size(), w.Nodes(), e.MinWorld)

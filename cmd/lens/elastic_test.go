@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -470,4 +471,42 @@ func latestStepIn(dir string) (int, error) {
 	var step int
 	_, err = fmt.Sscanf(filepath.Base(p), "step-%d.ckpt", &step)
 	return step, err
+}
+
+// TestBelowMinWorld: with --min-world 2, losing one of two workers leaves a
+// world of one; the survivor waits --world-wait (long enough for memberlist
+// to declare the dead worker failed, a few seconds) for a member to return
+// and then fails with an error that says so, without training on alone.
+func TestBelowMinWorld(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts worker processes")
+	}
+	corpus, tok, _ := fixture(t)
+	const steps, killAt = 8, 3
+	dir := t.TempDir()
+	out := filepath.Join(dir, "run")
+	t.Setenv("LENS_TEST_AS_MAIN", "1")
+	t.Setenv(envFaultKill, "worker-001@"+strconv.Itoa(killAt))
+	// Capture the workers' stderr (launch copies it to ours).
+	logFile, err := os.Create(filepath.Join(dir, "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := os.Stderr
+	os.Stderr = logFile
+	args := append([]string{"--local", "2", "--"}, smokeArgs(corpus, tok, out, steps, 2, 2)...)
+	args = append(args, "--min-world", "2", "--world-wait", "12s", "--io-timeout", "5s")
+	err = runLaunch(args)
+	os.Stderr = stderr
+	logFile.Close()
+	logs, _ := os.ReadFile(filepath.Join(dir, "stderr"))
+	if err == nil {
+		t.Fatalf("launch succeeded with one of two workers lost and --min-world 2:\n%s", logs)
+	}
+	if !strings.Contains(string(logs), "below the minimum of 2") {
+		t.Fatalf("no below-minimum error in the workers' output:\n%s", logs)
+	}
+	if st, _ := latestStepIn(filepath.Join(out, "worker-000")); st >= steps {
+		t.Fatalf("the survivor trained on alone to step %d", st)
+	}
 }

@@ -30,8 +30,10 @@ type PretrainConfig struct {
 	// StopAfter, when positive, ends this invocation after that many steps
 	// (with a checkpoint), as an interruption would; a later call resumes.
 	StopAfter int
-	// Reducer and Rank are handed to the Trainer (data-parallel workers;
-	// each worker's Source yields its own shard).
+	// Reducer and Rank are handed to the Trainer (data-parallel workers).
+	// A Summer reducer (RingReducer) with a RandomAccess source makes every
+	// worker take its slice of each global batch (see Pretrain); with any
+	// other reducer each worker's Source yields its own shard.
 	Reducer GradientReducer
 	Rank    int
 	// Keep is how many of the newest checkpoints are kept (0 means 3; a

@@ -371,7 +371,7 @@ func TestWorkerJoinsAtCheckpoint(t *testing.T) {
 		t.Skip("-short: starts worker processes")
 	}
 	corpus, tok, n := fixture(t)
-	const steps, batch, every = 24, 2, 4
+	const steps, batch, every = 32, 2, 4
 	out := filepath.Join(t.TempDir(), "run")
 	addr, err := freeLoopbackAddr()
 	if err != nil {
@@ -379,7 +379,7 @@ func TestWorkerJoinsAtCheckpoint(t *testing.T) {
 	}
 	t.Setenv("LENS_TEST_AS_MAIN", "1")
 	t.Setenv(envSecret, "join-test-secret")
-	t.Setenv(envFaultSlow, "150ms") // keep the run going while the newcomer starts
+	t.Setenv(envFaultSlow, "200ms") // keep the run going while the newcomer starts
 	args := append(smokeArgs(corpus, tok, out, steps, batch, every), "--world-wait", "40s", "--io-timeout", "10s")
 	start := time.Now()
 	first := make(chan error, 1)

@@ -39,6 +39,9 @@ type MemorySource struct {
 
 	order []int
 	pos   int
+	// ExampleAt's cached order of pass atEpoch.
+	atOrder []int
+	atEpoch int
 }
 
 // NewMemorySource returns a source over examples.
@@ -50,14 +53,7 @@ func NewMemorySource(examples []Example, shuffle bool, seed uint64) *MemorySourc
 
 // Rewind implements Source.
 func (s *MemorySource) Rewind(epoch int) error {
-	s.order = make([]int, len(s.Examples))
-	for i := range s.order {
-		s.order[i] = i
-	}
-	if s.Shuffle {
-		r := rand.New(rand.NewPCG(s.Seed, uint64(epoch)))
-		r.Shuffle(len(s.order), func(i, j int) { s.order[i], s.order[j] = s.order[j], s.order[i] })
-	}
+	s.order = passOrder(len(s.Examples), s.Shuffle, s.Seed, epoch)
 	s.pos = 0
 	return nil
 }
@@ -91,6 +87,9 @@ type DataPosition struct {
 	Epoch    int   `json:"epoch"`
 	Index    int   `json:"index"`
 	Consumed int64 `json:"consumed"`
+	// World is the number of data-parallel workers when the position was
+	// saved (informational: a global stream position does not depend on it).
+	World int `json:"world,omitempty"`
 }
 
 // Batcher masks examples from a Source and packs them into micro-batches.
@@ -202,4 +201,152 @@ func fitExample(ex Example, maxTokens int) (Example, bool) {
 	out := Example{IDs: cut(ex.IDs), Fields: cut(ex.Fields), ContextStart: ex.ContextStart - (n - maxTokens)}
 	out.Kinds = append(append(out.Kinds, ex.Kinds[:keep]...), ex.Kinds[n-tail:]...)
 	return out, true
+}
+
+// RandomAccess is a Source whose passes can be read at any position. Every
+// pass is a permutation of the same Len examples, a function of the epoch
+// alone, so that all data-parallel workers see the same global order.
+type RandomAccess interface {
+	Source
+	// Len is the number of examples in one pass.
+	Len() int
+	// ExampleAt returns the example at position i of pass epoch and its
+	// identity (an index into the unshuffled examples, the same in every
+	// pass).
+	ExampleAt(epoch, i int) (ex Example, id int, err error)
+}
+
+// Len implements RandomAccess.
+func (s *MemorySource) Len() int { return len(s.Examples) }
+
+// ExampleAt implements RandomAccess. Its order for pass epoch is the one
+// Rewind(epoch) gives.
+func (s *MemorySource) ExampleAt(epoch, i int) (Example, int, error) {
+	if i < 0 || i >= len(s.Examples) {
+		return Example{}, 0, fmt.Errorf("trainer: example %d of a %d-example source", i, len(s.Examples))
+	}
+	if s.atOrder == nil || s.atEpoch != epoch {
+		s.atOrder, s.atEpoch = passOrder(len(s.Examples), s.Shuffle, s.Seed, epoch), epoch
+	}
+	id := s.atOrder[i]
+	return s.Examples[id], id, nil
+}
+
+// passOrder is the order of pass epoch over n examples: the identity, or a
+// permutation seeded by (seed, epoch).
+func passOrder(n int, shuffle bool, seed uint64, epoch int) []int {
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	if shuffle {
+		r := rand.New(rand.NewPCG(seed, uint64(epoch)))
+		r.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
+	}
+	return order
+}
+
+// GlobalBatcher cuts a RandomAccess source into the global batches of a
+// data-parallel world. The data is one global stream, the passes one after
+// the other; position g of the stream is example g mod Len of pass g div
+// Len. An optimizer step with world workers, GradAccum micro-batches and
+// BatchSize rows takes the next GradAccum*world*BatchSize positions: global
+// micro-batch k is the next world*BatchSize of them, and worker r takes
+// rows [r*BatchSize, (r+1)*BatchSize) of it. The union over the workers of
+// a step is therefore exactly the batch a single process with batch
+// world*BatchSize takes at the same stream position, every example is used
+// once per pass across the world whatever the world size, and the masking
+// of an example depends only on the run seed and its stream position
+// (pass and index), not on which worker draws it.
+type GlobalBatcher struct {
+	cfg    *Config
+	src    RandomAccess
+	policy masking.Policy
+	// Consumed is the stream position of the next step.
+	Consumed int64
+	// Truncated counts examples cut to fit EncLen or DecLen (this worker's).
+	Truncated int64
+	// Dropped counts masked runs left visible for want of sentinels.
+	Dropped int64
+}
+
+// NewGlobalBatcher reads src from stream position consumed.
+func NewGlobalBatcher(cfg *Config, src RandomAccess, policy masking.Policy, consumed int64) (*GlobalBatcher, error) {
+	if src.Len() == 0 {
+		return nil, fmt.Errorf("trainer: data source is empty")
+	}
+	return &GlobalBatcher{cfg: cfg, src: src, policy: policy, Consumed: consumed}, nil
+}
+
+// Position is the data position of the next step.
+func (b *GlobalBatcher) Position() DataPosition {
+	n := int64(b.src.Len())
+	return DataPosition{Epoch: int(b.Consumed / n), Index: int(b.Consumed % n), Consumed: b.Consumed}
+}
+
+// StepBatches is one worker's share of one optimizer step.
+type StepBatches struct {
+	Micro []Batch
+	// Tokens is the number of non-padding target tokens of each micro-batch
+	// (the loss is their mean).
+	Tokens []int
+	// IDs are the identities of the examples, micro-batch by micro-batch,
+	// with the pass each was drawn from.
+	IDs, Epochs []int
+	// Start is the stream position of the step's first example (all workers).
+	Start int64
+}
+
+// Next returns rank's micro-batches of the next step of a world of world
+// workers and advances the stream by the whole global batch.
+func (b *GlobalBatcher) Next(rank, world int) (StepBatches, error) {
+	c := b.cfg
+	if world < 1 || rank < 0 || rank >= world {
+		return StepBatches{}, fmt.Errorf("trainer: rank %d of a world of %d", rank, world)
+	}
+	n := int64(b.src.Len())
+	out := StepBatches{Start: b.Consumed}
+	for k := range c.GradAccum {
+		batch := Batch{Rows: c.BatchSize, Enc: make([]int32, c.BatchSize*c.EncLen), Targets: make([]int32, c.BatchSize*c.DecLen)}
+		for i := range batch.Enc {
+			batch.Enc[i] = c.PadID
+		}
+		for i := range batch.Targets {
+			batch.Targets[i] = c.PadID
+		}
+		tokens := 0
+		for row := range c.BatchSize {
+			g := b.Consumed + int64((k*world+rank)*c.BatchSize+row)
+			epoch, index := int(g/n), int(g%n)
+			ex, id, err := b.src.ExampleAt(epoch, index)
+			if err != nil {
+				return StepBatches{}, err
+			}
+			ex, cut := fitExample(ex, c.EncLen-1)
+			m, err := b.policy.Mask(ex, rand.New(rand.NewPCG(c.Seed, uint64(g))))
+			if err != nil {
+				return StepBatches{}, fmt.Errorf("trainer: example %d of pass %d: %w", index, epoch, err)
+			}
+			b.Dropped += int64(m.Dropped)
+			if len(m.Target) > c.DecLen {
+				m.Target, cut = m.Target[:c.DecLen], true
+			}
+			if cut {
+				b.Truncated++
+			}
+			copy(batch.Enc[row*c.EncLen:], m.Input)
+			copy(batch.Targets[row*c.DecLen:], m.Target)
+			for _, t := range m.Target {
+				if t != c.PadID {
+					tokens++
+				}
+			}
+			out.IDs = append(out.IDs, id)
+			out.Epochs = append(out.Epochs, epoch)
+		}
+		out.Micro = append(out.Micro, batch)
+		out.Tokens = append(out.Tokens, tokens)
+	}
+	b.Consumed += int64(c.GradAccum * world * c.BatchSize)
+	return out, nil
 }

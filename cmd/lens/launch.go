@@ -36,6 +36,7 @@ the shared secret comes from $LENS_SECRET or --secret-file (a random one for
 	world := fs.Int("world", 0, "number of workers in the whole cluster (with --join or --listen)")
 	name := fs.String("name", "", "this node's unique name (default: hostname-pid)")
 	secretFile := fs.String("secret-file", "", "file holding the shared secret (default: $LENS_SECRET)")
+	maxFailures := fs.Int("max-failures", 0, "with --local: succeed when at most this many workers fail and the others finish (an elastic run, see pretrain --min-world)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -90,6 +91,17 @@ the shared secret comes from $LENS_SECRET or --secret-file (a random one for
 			}(i)
 		}
 		wg.Wait()
+		failed := 0
+		for i, err := range errs {
+			if err != nil {
+				failed++
+				fmt.Fprintf(os.Stderr, "launch: worker %d: %v\n", i, err)
+			}
+		}
+		if failed > 0 && failed <= *maxFailures && failed < *local {
+			fmt.Fprintf(os.Stderr, "launch: %d of %d workers failed, the others finished (--max-failures %d)\n", failed, *local, *maxFailures)
+			return nil
+		}
 		return errors.Join(errs...)
 	}
 	if *world <= 0 || (*join == "" && *listen == "") {

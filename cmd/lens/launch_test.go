@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,11 +22,13 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	removeFixture()
+	os.Exit(code)
 }
 
 // TestLaunchLocalDataParallel starts two worker processes with 'lens launch
-// --local 2 -- pretrain': each reads its own half of the pretraining flows,
+// --local 2 -- pretrain': each takes its own half of every global batch,
 // and because every step averages the two workers' gradients with the ring
 // all-reduce, both end with bit-identical parameters (without the
 // all-reduce their different data would make them diverge at step 1).
@@ -70,7 +73,7 @@ func TestLaunchLocalDataParallel(t *testing.T) {
 	}
 	var params [2][][]float32
 	for r := range 2 {
-		ck, err := trainer.LatestCheckpoint(filepath.Join(out, "rank-"+string(rune('0'+r))))
+		ck, err := trainer.LatestCheckpoint(filepath.Join(out, fmt.Sprintf("worker-%03d", r)))
 		if err != nil || ck == "" {
 			t.Fatalf("rank %d: no checkpoint (%v)", r, err)
 		}

@@ -1,0 +1,6 @@
+//go:build !unix
+
+package main
+
+// freezeSelf blocks forever where SIGSTOP does not exist.
+func freezeSelf() { select {} }

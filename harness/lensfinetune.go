@@ -62,6 +62,9 @@ func (h *Harness) classifyRun(ctx context.Context, task int, variant, init strin
 			}
 			cfg := h.ftConfig(init, seed, dir)
 			cfg.EncLen = enc
+			if enc > h.preset.EncLen && h.preset.ExtendMax > 0 { // Tasks 6 and 8: long inputs, fewer flows
+				cfg.MaxTrain, cfg.MaxTest = min(cfg.MaxTrain, 2*h.preset.ExtendMax), min(cfg.MaxTest, 2*h.preset.ExtendMax)
+			}
 			r, err := finetune.Classify(ctx, h.ftData(), finetune.ClassifyConfig{Config: cfg, Task: task, WithoutContext: withoutContext})
 			if err != nil {
 				return nil, err

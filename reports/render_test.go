@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 
@@ -60,6 +61,36 @@ func TestBuildEveryTableWithAndWithoutRuns(t *testing.T) {
 	for _, want := range []string{"SYNTHETIC DATA", "0.9150±0.0071", "**0.9500**", "0.9942", "-0.0792", "baseline not built yet"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md.String())
+		}
+	}
+}
+
+func TestWriteFigure3(t *testing.T) {
+	set := &result.Set{}
+	for i, m := range []string{"NetShare", "TrafficLLM", "Lens"} {
+		for _, d := range []string{"DT", "SVM", "MLP"} {
+			set.Put(result.Run{ID: m + d, Kind: result.KindFuzz, Method: m, Task: 11, Detector: d,
+				Metrics: result.Metrics{"AC": 0.5 + 0.1*float64(i), "F1": 0.4 + 0.1*float64(i)}, Prov: result.Provenance{Synthetic: true}})
+		}
+	}
+	dir := t.TempDir()
+	files, err := WriteFigure3(set, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 4 {
+		t.Fatalf("files %v, want PNG and SVG for AC and F1", files)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil || len(b) < 500 {
+			t.Fatalf("%s: %d bytes (%v)", f, len(b), err)
+		}
+		if strings.HasSuffix(f, ".svg") && !strings.Contains(string(b), "SYNTHETIC DATA") {
+			t.Errorf("%s does not say the data are synthetic", f)
+		}
+		if strings.HasSuffix(f, ".png") && string(b[1:4]) != "PNG" {
+			t.Errorf("%s is not a PNG", f)
 		}
 	}
 }

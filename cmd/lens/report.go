@@ -21,8 +21,8 @@ Re-renders the paper's tables (2 to 16) and Figure 3 from a results file
 written by 'lens reproduce' (RESULTS, or a folder holding results.json),
 without training anything. Each cell shows our value (mean ± std over
 seeds), the paper's published value and the difference; cells without a
-run say NA and why. With --out it writes report.md, report.csv and
-report.json there too.`)
+run say NA and why. With --out it writes report.md, report.csv,
+report.json and Figure 3 (figure3-AC/F1 .png and .svg) there too.`)
 	tables := fs.String("tables", "", "comma-separated table ids (2,3,4,5,6,7,8,12,13a,13b,14,15,16,fig3; default all)")
 	format := fs.String("format", "terminal", "terminal, markdown, csv or json")
 	out := fs.String("out", "", "also write report.md, report.csv and report.json into this folder")
@@ -72,6 +72,10 @@ func writeReports(set *result.Set, ids []string, f reports.Format, dir string) e
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	figures, err := reports.WriteFigure3(set, dir)
+	if err != nil {
+		return err
+	}
 	for _, ff := range []struct {
 		name string
 		f    reports.Format
@@ -82,6 +86,12 @@ func writeReports(set *result.Set, ids []string, f reports.Format, dir string) e
 		}
 		if ff.f == reports.Markdown {
 			fmt.Fprintf(fh, "# Lens reproduction report\n\n")
+			for _, f := range figures {
+				if strings.HasSuffix(f, ".png") {
+					fmt.Fprintf(fh, "![Figure 3](%s)\n", filepath.Base(f))
+				}
+			}
+			fmt.Fprintln(fh)
 		}
 		for _, t := range built {
 			if err := t.Write(fh, ff.f); err != nil {

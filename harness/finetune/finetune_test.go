@@ -261,7 +261,7 @@ func TestGenerateScoresSamplesOfTestFlows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	test, _ := d.flows("ISCX-VPN", netbench.SplitTest)
+	test, _, _ := d.sampledFlows("ISCX-VPN", netbench.SplitTest, cfg.MaxTest, cfg.Seed) // the flows Generate tests on
 	for i, v := range first.Fields[0].Real {
 		if want, _ := trainer.HeaderValue(test[i], 0, trainer.FieldDstPort); v != want {
 			t.Fatalf("flow %d: real value %q, packet 0 has %q", i, v, want)

@@ -78,7 +78,7 @@ func TestGenerateTrafficLLMEndToEnd(t *testing.T) {
 	if len(res.Fields) != 2 || res.TestFlows != 12 || res.TrainFlows != 40 || len(gen.Losses) != 2 || len(gen.PretrainLosses) != 1 {
 		t.Fatalf("%d fields, %d test and %d train flows, losses %v %v", len(res.Fields), res.TestFlows, res.TrainFlows, gen.Losses, gen.PretrainLosses)
 	}
-	test, _ := d.flows("ISCX-VPN", netbench.SplitTest)
+	test, _, _ := d.sampledFlows("ISCX-VPN", netbench.SplitTest, cfg.MaxTest, cfg.Seed) // the flows it tests on
 	for k, f := range res.Fields {
 		if len(f.Real) != 12 || len(f.Generated) != 12 {
 			t.Fatalf("%s: %d real, %d generated", f.Field, len(f.Real), len(f.Generated))

@@ -10,20 +10,26 @@ import (
 )
 
 // The go backend multiplies matrices only when the left operand's contracted
-// axes are trailing (and the right operand's are leading or trailing); any
-// other DotGeneral transposes its operands first, with a generic transpose
-// that costs about as much per element as the matmul's packing. GoMLX's
-// gradient of a DotGeneral always puts the output's adjoint v on the left, so
-// the weight gradient of every dense layer transposes v ([tokens, out]) and
-// the key gradient of attention transposes the [len, len] score adjoint.
+// axes are trailing (and the right operand's right after the batch axes or
+// trailing). Any other DotGeneral first transposes both operands (the ready
+// one too) to [batch, cross, contracted], and its transposes cost about
+// 4 ns per element here (measured on this machine: 4 ms for [4096, 256],
+// against 6.4 ms for a [4096,256]x[256,256] matmul and 0.4 ms for the
+// attention heads' 0213 fast path), and an identity Transpose is a full copy.
+// GoMLX's gradient of a DotGeneral always puts the output's adjoint v on the
+// left and contracts it over a leading axis, so every dense layer's weight
+// gradient transposed both v [tokens, out] and x [tokens, in], every
+// attention's key gradient the [len, len] score adjoint and the queries, and
+// most results went through an identity Transpose.
 //
 // dotT builds a DotGeneral whose gradient, for each operand, is computed in
 // whichever of the two equivalent orientations (v on the left, or the other
-// operand on the left) makes the backend transpose fewer elements: for a
-// dense layer with more outputs than inputs it transposes the (smaller) input
-// activation, and for long self-attention it transposes q and a [d_kv, len]
-// result instead of the [len, len] adjoint. The arithmetic is the same sum of
-// products; only which operand is packed as which changes.
+// operand on the left) transposes fewer elements; a lone unready left operand
+// is transposed explicitly so that the backend leaves the right one alone
+// (and the backend's common-subexpression elimination shares x^T between the
+// q, k and v weight gradients); identity transposes are skipped. The
+// arithmetic is the same sum of products; only which operand is packed as
+// which changes.
 //
 // It is scoped to the nodes dotT creates: GoMLX's registered DotGeneral
 // gradient is wrapped once and falls back to the original for every other

@@ -26,22 +26,6 @@ func newT5(cfg *Config, specs []ParamSpec, params []*Node, drop *dropout) *t5 {
 	return m
 }
 
-// dropout draws its masks from a random state threaded through the graph.
-type dropout struct {
-	rate float64
-	rng  *Node
-}
-
-func (d *dropout) apply(x *Node) *Node {
-	if d == nil || d.rate == 0 {
-		return x
-	}
-	var u *Node
-	d.rng, u = RandomUniform(d.rng, x.Shape())
-	keep := GreaterOrEqual(u, Scalar(x.Graph(), x.DType(), d.rate))
-	return Where(keep, MulScalar(x, 1/(1-d.rate)), ZerosLike(x))
-}
-
 // Logits runs the encoder on encIDs [batch, encLen] and the decoder on
 // decIn [batch, decLen] and returns the next-token logits [batch, decLen, vocab].
 func (m *t5) Logits(encIDs, decIn *Node) *Node {
@@ -122,7 +106,7 @@ func (m *t5) norm(x *Node, name string) *Node {
 func (m *t5) dense(x, w *Node) *Node {
 	dims := x.Shape().Dimensions
 	flat := Reshape(x, -1, dims[len(dims)-1])
-	y := m.fromMatmul(MatMul(m.toMatmul(flat), m.toMatmul(w)))
+	y := m.fromMatmul(dotT(m.toMatmul(flat), []int{1}, nil, m.toMatmul(w), []int{0}, nil))
 	return Reshape(y, append(dims[:len(dims)-1:len(dims)-1], w.Shape().Dim(-1))...)
 }
 
@@ -195,9 +179,10 @@ func (m *t5) heads(x, w *Node) *Node {
 // both products plain batched matmuls.
 func (m *t5) attend(outName string, q, k, v, bias *Node) *Node {
 	c := m.cfg
-	scores := Add(m.fromMatmul(Einsum("bhqd,bhkd->bhqk", m.toMatmul(q), m.toMatmul(k))), bias)
+	bh := []int{0, 1}
+	scores := Add(m.fromMatmul(dotT(m.toMatmul(q), []int{3}, bh, m.toMatmul(k), []int{3}, bh)), bias)
 	probs := m.drop.apply(Softmax(scores, -1))
-	out := TransposeAllAxes(m.fromMatmul(Einsum("bhqk,bhkd->bhqd", m.toMatmul(probs), m.toMatmul(v))), 0, 2, 1, 3)
+	out := TransposeAllAxes(m.fromMatmul(dotT(m.toMatmul(probs), []int{3}, bh, m.toMatmul(v), []int{2}, bh)), 0, 2, 1, 3)
 	b, l := out.Shape().Dim(0), out.Shape().Dim(1)
 	return m.dense(Reshape(out, b, l, c.NumHeads*c.DKV), m.w[outName])
 }

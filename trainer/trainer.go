@@ -51,6 +51,8 @@ type Trainer struct {
 	Rank int
 
 	params, m, v []*tensors.Tensor
+	// dropoutSites are the per-row sizes of the gradient graph's dropout masks.
+	dropoutSites []int
 
 	gradExec, applyExec, evalExec, encodeExec, decodeExec *Exec
 }
@@ -92,6 +94,9 @@ func New(cfg Config, backend compute.Backend, backendName string) (*Trainer, err
 func (t *Trainer) buildExecs() error {
 	cfg, specs, n := &t.Cfg, t.Specs, len(t.Specs)
 	var err error
+	if t.dropoutSites, err = dropoutSites(cfg, specs, t.Backend); err != nil {
+		return fmt.Errorf("trainer: sizing the dropout mask: %w", err)
+	}
 	mk := func(name string, fn func([]*Node) []*Node) *Exec {
 		if err != nil {
 			return nil
@@ -103,10 +108,10 @@ func (t *Trainer) buildExecs() error {
 		}
 		return e
 	}
-	// Inputs: params, enc, targets, rng. Outputs: loss, grads.
+	// Inputs: params, enc, targets, one keep mask per dropout site. Outputs: loss, grads.
 	t.gradExec = mk("t5_grad", func(in []*Node) []*Node {
 		enc, targets := in[n], in[n+1]
-		model := newT5(cfg, specs, in[:n], &dropout{rate: cfg.Dropout, rng: in[n+2]})
+		model := newT5(cfg, specs, in[:n], &dropout{rate: cfg.Dropout, masks: in[n+2:]})
 		loss := model.Loss(enc, decoderInputs(targets, cfg.PadID), targets)
 		return append([]*Node{loss}, Gradient(loss, in[:n]...)...)
 	})
@@ -187,7 +192,7 @@ func (t *Trainer) args(extra ...*tensors.Tensor) []any {
 	return args
 }
 
-// dropoutSeed derives the dropout random state of one micro-batch from the
+// dropoutSeed derives the dropout mask seed of one micro-batch from the
 // run seed, the worker's rank, the optimizer step and the micro-batch index,
 // so that a resumed run draws the same masks.
 func dropoutSeed(seed uint64, rank, step, micro int) int64 {
@@ -204,11 +209,11 @@ func (t *Trainer) Gradients(b Batch, micro int) (float64, [][]float32, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	rng, err := RNGStateFromSeed(dropoutSeed(t.Cfg.Seed, t.Rank, t.Step, micro))
-	if err != nil {
-		return 0, nil, err
+	masks := dropoutMasks(uint64(dropoutSeed(t.Cfg.Seed, t.Rank, t.Step, micro)), b.Rows, t.dropoutSites, t.Cfg.Dropout)
+	out, err := t.gradExec.Call(t.args(append([]*tensors.Tensor{enc, targets}, masks...)...)...)
+	for _, m := range masks {
+		m.FinalizeAll()
 	}
-	out, err := t.gradExec.Call(t.args(enc, targets, rng)...)
 	if err != nil {
 		return 0, nil, fmt.Errorf("trainer: gradient step: %w", err)
 	}

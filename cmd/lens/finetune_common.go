@@ -150,13 +150,25 @@ func writeJSON(path string, v any) error {
 }
 
 // printClassification prints accuracy, macro-F1 and per-class
-// precision, recall, F1 and support.
+// precision, recall, F1 and support (of the classes with test flows or
+// predictions: Tasks 6-8 list hundreds).
 func printClassification(w io.Writer, title string, c metrics.Classification) error {
 	fmt.Fprintf(w, "%s: accuracy %.4f, macro-F1 %.4f over %d flows\n", title, c.Accuracy, c.MacroF1, c.N)
 	tb := tablewriter.NewTable(w, tablewriter.WithHeaderAutoFormat(tw.Off))
 	tb.Header("class", "precision", "recall", "F1", "support")
-	for _, l := range c.Labels {
+	hidden := 0
+	for j, l := range c.Labels {
 		p := c.PerClass[l]
+		predicted := 0
+		for i := range c.Confusion {
+			if j < len(c.Confusion[i]) {
+				predicted += c.Confusion[i][j]
+			}
+		}
+		if p.Support == 0 && predicted == 0 {
+			hidden++
+			continue
+		}
 		if err := tb.Append(l, f4(p.Precision), f4(p.Recall), f4(p.F1), fmt.Sprint(p.Support)); err != nil {
 			return err
 		}
@@ -167,7 +179,13 @@ func printClassification(w io.Writer, title string, c metrics.Classification) er
 	if err := tb.Append("macro", "", "", f4(c.MacroF1), ""); err != nil {
 		return err
 	}
-	return tb.Render()
+	if err := tb.Render(); err != nil {
+		return err
+	}
+	if hidden > 0 {
+		fmt.Fprintf(w, "(%d classes without test flows or predictions not shown)\n", hidden)
+	}
+	return nil
 }
 
 func f4(x float64) string { return fmt.Sprintf("%.4f", x) }

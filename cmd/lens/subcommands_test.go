@@ -46,8 +46,8 @@ func TestSubcommandHelp(t *testing.T) {
 
 // TestFinetuneEvalBaseline pretrains a few steps on the synthetic corpus,
 // finetunes Task 1 (VPN or not), re-evaluates the checkpoint with 'lens
-// eval' and checks it scores what finetuning wrote; then trains Datanet on
-// the same task.
+// eval' and checks it scores what finetuning wrote; then generates
+// destination ports and trains Datanet on the same task.
 func TestFinetuneEvalBaseline(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: trains models")
@@ -85,6 +85,25 @@ func TestFinetuneEvalBaseline(t *testing.T) {
 	readJSON(t, evJSON, &ev)
 	if ev.Accuracy != ft.Accuracy || strings.Join(ev.Pred, ",") != strings.Join(ft.Pred, ",") || strings.Join(ev.Truth, ",") != strings.Join(ft.Truth, ",") {
 		t.Errorf("eval: accuracy %v, predictions %v on %v; finetune: %v, %v on %v", ev.Accuracy, ev.Pred, ev.Truth, ft.Accuracy, ft.Pred, ft.Truth)
+	}
+
+	out, err = captureStdout(t, func() error {
+		return runGenerate([]string{"--dataset", "ISCX-VPN", "--field", "dst_port", "--corpus", corpus, "--tokenizer", tok, "--from", pre,
+			"--out", filepath.Join(dir, "gen"), "--epochs", "1", "--max-train", "8", "--max-test", "8", "--backend", "go"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("generate:\n%s", out)
+	var gen struct {
+		Fields []struct {
+			Field     string   `json:"field"`
+			Generated []string `json:"generated"`
+		} `json:"fields"`
+	}
+	readJSON(t, filepath.Join(dir, "gen", "generate.json"), &gen)
+	if len(gen.Fields) != 1 || gen.Fields[0].Field != "dst_port" || len(gen.Fields[0].Generated) == 0 || !strings.Contains(out, "JSD") {
+		t.Errorf("generate wrote %+v", gen.Fields)
 	}
 
 	out, err = captureStdout(t, func() error {

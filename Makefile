@@ -4,6 +4,8 @@ export GOTOOLCHAIN := go1.27.4
 export GOEXPERIMENT := simd
 
 GO ?= go
+# The code version every result names (git describe; "devel" outside git).
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo devel)
 OUT ?= out
 PRESET ?= tiny
 FUZZTIME ?= 10s
@@ -14,7 +16,7 @@ all: build
 
 build:
 	@mkdir -p bin
-	$(GO) build -o bin/lens ./cmd/lens
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o bin/lens ./cmd/lens
 
 vet:
 	$(GO) vet ./...

@@ -4,9 +4,17 @@ import (
 	"runtime/debug"
 )
 
-// codeVersion names the build: the VCS revision (with "+dirty" when the tree
-// had changes) or "devel" when the binary was built without VCS information.
+// version is set by the Makefile (-ldflags "-X main.version=...") to git
+// describe's answer.
+var version string
+
+// codeVersion names the build: the version the Makefile stamped, else the
+// VCS revision Go recorded (with "+dirty" when the tree had changes), else
+// "devel".
 func codeVersion() string {
+	if version != "" {
+		return version
+	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "devel"

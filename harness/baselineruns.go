@@ -10,11 +10,12 @@ import (
 	"github.com/lens-go/lens/harness/metrics"
 	"github.com/lens-go/lens/harness/result"
 	"github.com/lens-go/lens/netbench"
+	"github.com/lens-go/lens/netbench/registry"
 )
 
-// baselineExample turns a flow into a baseline's input: its first packets'
+// BaselineExample turns a flow into a baseline's input: its first packets'
 // bytes from the IP header on, and the sizes and directions of its packets.
-func baselineExample(f *netbench.Flow, label int) baselines.Example {
+func BaselineExample(f *netbench.Flow, label int) baselines.Example {
 	ex := baselines.Example{Label: label}
 	for i, b := range f.Raw {
 		dir := 0
@@ -30,27 +31,36 @@ func baselineExample(f *netbench.Flow, label int) baselines.Example {
 	return ex
 }
 
-// taskFlows returns a task's labelled flows of one split in corpus order
-// (the order the Lens runs use, with the same caps), with their labels.
-func (h *Harness) taskFlows(task int, split string, limit int, allowed []string, seed uint64) ([]*netbench.Flow, []string, error) {
-	t, err := h.reg.Task(task)
+// BaselineData picks a corpus's flows for the baselines the way the Lens
+// runs pick them (`lens baseline` uses it too).
+type BaselineData struct {
+	Corpus *netbench.Corpus
+	Splits *netbench.Splits
+	Reg    *registry.Registry
+}
+
+// TaskFlows returns a task's labelled flows of one split, restricted to
+// allowed labels (nil: all), capped at limit with finetune.Stratified and
+// seed (the flows the Lens runs use), in corpus order, with their labels.
+func (b BaselineData) TaskFlows(task int, split string, limit int, allowed []string, seed uint64) ([]*netbench.Flow, []string, error) {
+	t, err := b.Reg.Task(task)
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := b.Reg.Dataset(t.Dataset)
 	if err != nil {
 		return nil, nil, err
 	}
 	var flows []*netbench.Flow
 	var labels []string
 	i := 0
-	err = h.corpus.Flows(func(f *netbench.Flow) error {
+	err = b.Corpus.Flows(func(f *netbench.Flow) error {
 		idx := i
 		i++
-		if idx >= len(h.splits.Assign) || h.splits.Assign[idx] != split || h.splits.Dataset[idx] != t.Dataset {
+		if idx >= len(b.Splits.Assign) || b.Splits.Assign[idx] != split || b.Splits.Dataset[idx] != t.Dataset {
 			return nil
 		}
-		d, err := h.reg.Dataset(t.Dataset)
-		if err != nil {
-			return err
-		}
-		c, err := d.Class(h.splits.Class[idx])
+		c, err := d.Class(b.Splits.Class[idx])
 		if err != nil {
 			return nil
 		}
@@ -65,7 +75,6 @@ func (h *Harness) taskFlows(task int, split string, limit int, allowed []string,
 	if err != nil {
 		return nil, nil, err
 	}
-	// The same flows the Lens runs use (finetune.Stratified with the run's seed).
 	keep := finetune.Stratified(labels, limit, seed)
 	outF, outL := make([]*netbench.Flow, len(keep)), make([]string, len(keep))
 	for k, i := range keep {
@@ -74,20 +83,24 @@ func (h *Harness) taskFlows(task int, split string, limit int, allowed []string,
 	return outF, outL, nil
 }
 
-// pretrainExamples are unlabelled pretraining-split flows for the
-// self-supervised baselines (YaTC, ET-BERT, TrafficLLM), at most n.
-func (h *Harness) pretrainExamples(n int) ([]baselines.Example, error) {
+// PretrainExamples returns at most n unlabelled pretraining-split flows for
+// the self-supervised baselines (YaTC, ET-BERT, TrafficLLM).
+func (b BaselineData) PretrainExamples(n int) ([]baselines.Example, error) {
 	var out []baselines.Example
 	i := 0
-	err := h.corpus.Flows(func(f *netbench.Flow) error {
+	err := b.Corpus.Flows(func(f *netbench.Flow) error {
 		idx := i
 		i++
-		if len(out) < n && idx < len(h.splits.Assign) && h.splits.Assign[idx] == netbench.SplitPretrain {
-			out = append(out, baselineExample(f, 0))
+		if len(out) < n && idx < len(b.Splits.Assign) && b.Splits.Assign[idx] == netbench.SplitPretrain {
+			out = append(out, BaselineExample(f, 0))
 		}
 		return nil
 	})
 	return out, err
+}
+
+func (h *Harness) bdata() BaselineData {
+	return BaselineData{Corpus: h.corpus, Splits: h.splits, Reg: h.reg}
 }
 
 func (h *Harness) baselineConfig(seed uint64) baselines.Config {
@@ -119,7 +132,7 @@ func (h *Harness) baselineClassification(ctx context.Context) {
 			h.set.Notes[m] = fmt.Sprintf("not run: the %s preset runs the baselines on tasks %v only", h.preset.Name, tasks)
 		}
 	}
-	pre, err := h.pretrainExamples(4 * max(h.preset.MaxTrain, 64))
+	pre, err := h.bdata().PretrainExamples(4 * max(h.preset.MaxTrain, 64))
 	if err != nil {
 		h.fail("baselines", "pretraining examples", err)
 		return
@@ -133,20 +146,20 @@ func (h *Harness) baselineClassification(ctx context.Context) {
 				id := []any{"baseline", method, task, cfg, h.preset, h.corpus.Manifest.ContentHash, h.splits.Hash()}
 				h.cached(name, method, id, func(dir string) ([]result.Run, error) {
 					idx := labelIndex(t.Labels)
-					trF, trL, err := h.taskFlows(task, netbench.SplitTrain, h.preset.MaxTrain, nil, seed)
+					trF, trL, err := h.bdata().TaskFlows(task, netbench.SplitTrain, h.preset.MaxTrain, nil, seed)
 					if err != nil {
 						return nil, err
 					}
-					teF, teL, err := h.taskFlows(task, netbench.SplitTest, h.preset.MaxTest, nil, seed)
+					teF, teL, err := h.bdata().TaskFlows(task, netbench.SplitTest, h.preset.MaxTest, nil, seed)
 					if err != nil {
 						return nil, err
 					}
 					var train, test []baselines.Example
 					for i, f := range trF {
-						train = append(train, baselineExample(f, idx[trL[i]]))
+						train = append(train, BaselineExample(f, idx[trL[i]]))
 					}
 					for i, f := range teF {
-						test = append(test, baselineExample(f, idx[teL[i]]))
+						test = append(test, BaselineExample(f, idx[teL[i]]))
 					}
 					if len(train) == 0 || len(test) == 0 {
 						return nil, fmt.Errorf("task %d: %d training and %d test flows", task, len(train), len(test))
@@ -188,7 +201,7 @@ func (h *Harness) baselineExtension(ctx context.Context) {
 	if !(h.wants("5") || h.wants("14") || h.wants("15") || h.wants("16")) {
 		return
 	}
-	pre, err := h.pretrainExamples(4 * max(h.preset.MaxTrain, 64))
+	pre, err := h.bdata().PretrainExamples(4 * max(h.preset.MaxTrain, 64))
 	if err != nil {
 		h.fail("ET-BERT", "pretraining examples", err)
 		return
@@ -212,22 +225,22 @@ func (h *Harness) baselineExtension(ctx context.Context) {
 					cfg := h.baselineConfig(seed)
 					id := []any{"baseline-extend", method, task, n, cfg, h.preset, h.corpus.Manifest.ContentHash, h.splits.Hash()}
 					h.cached(name, method, id, func(dir string) ([]result.Run, error) {
-						oldF, oldLab, err := h.taskFlows(task, netbench.SplitTrain, h.preset.ExtendMax, oldL, seed)
+						oldF, oldLab, err := h.bdata().TaskFlows(task, netbench.SplitTrain, h.preset.ExtendMax, oldL, seed)
 						if err != nil {
 							return nil, err
 						}
-						newF, newLab, err := h.taskFlows(task, netbench.SplitTrain, h.preset.ExtendMax, newL, seed)
+						newF, newLab, err := h.bdata().TaskFlows(task, netbench.SplitTrain, h.preset.ExtendMax, newL, seed)
 						if err != nil {
 							return nil, err
 						}
-						teF, teL, err := h.taskFlows(task, netbench.SplitTest, h.preset.ExtendMax, nil, seed)
+						teF, teL, err := h.bdata().TaskFlows(task, netbench.SplitTest, h.preset.ExtendMax, nil, seed)
 						if err != nil {
 							return nil, err
 						}
 						conv := func(fs []*netbench.Flow, ls []string) []baselines.Example {
 							var out []baselines.Example
 							for i, f := range fs {
-								out = append(out, baselineExample(f, idx[ls[i]]))
+								out = append(out, BaselineExample(f, idx[ls[i]]))
 							}
 							return out
 						}

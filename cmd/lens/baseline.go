@@ -4,16 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/lens-go/lens/harness"
 	"os"
 	"os/signal"
 	"slices"
 	"strings"
 
 	"github.com/lens-go/lens/baselines"
-	"github.com/lens-go/lens/harness/finetune"
 	"github.com/lens-go/lens/harness/metrics"
 	"github.com/lens-go/lens/netbench"
-	"github.com/lens-go/lens/netbench/registry"
 )
 
 func init() {
@@ -78,14 +77,14 @@ Baselines: `+strings.Join(baselines.Names(), ", "))
 	if err != nil {
 		return err
 	}
-	bf := baselineFlows{c: c, s: s, reg: reg, seed: *seed}
+	bf := harness.BaselineData{Corpus: c, Splits: s, Reg: reg}
 	cfg := baselines.Config{Preset: *preset, Epochs: *epochs, PretrainEpochs: *preEpochs, Batch: *batch, LR: *lr, Seed: *seed, Backend: *backend}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
 	var pre []baselines.Example
 	if *nPre > 0 { // only the self-supervised baselines use them
-		if pre, err = bf.pretrain(*nPre); err != nil {
+		if pre, err = bf.PretrainExamples(*nPre); err != nil {
 			return err
 		}
 	}
@@ -108,10 +107,10 @@ Baselines: `+strings.Join(baselines.Names(), ", "))
 		idx[l] = i
 	}
 	conv := func(split string, limit int, allowed []string) ([]baselines.Example, []string, error) {
-		fl, ls, err := bf.task(t, split, limit, allowed)
+		fl, ls, err := bf.TaskFlows(t.ID, split, limit, allowed, *seed)
 		var out []baselines.Example
 		for i, f := range fl {
-			out = append(out, flowExample(f, idx[ls[i]]))
+			out = append(out, harness.BaselineExample(f, idx[ls[i]]))
 		}
 		return out, ls, err
 	}
@@ -170,85 +169,4 @@ Baselines: `+strings.Join(baselines.Names(), ", "))
 	}
 	title += fmt.Sprintf("; %s backend, pretrain %s, train %s)", r.Backend, r.PretrainTime.Round(1e6), r.TrainTime.Round(1e6))
 	return printClassification(os.Stdout, title, m)
-}
-
-// baselineFlows picks a task's flows the way the harness does.
-type baselineFlows struct {
-	c    *netbench.Corpus
-	s    *netbench.Splits
-	reg  *registry.Registry
-	seed uint64
-}
-
-// task returns a task's labelled flows of one split in corpus order,
-// restricted to allowed labels (nil: all) and capped at limit with
-// finetune.Stratified (the flows the Lens runs use).
-func (b baselineFlows) task(t *registry.Task, split string, limit int, allowed []string) ([]*netbench.Flow, []string, error) {
-	d, err := b.reg.Dataset(t.Dataset)
-	if err != nil {
-		return nil, nil, err
-	}
-	var flows []*netbench.Flow
-	var labels []string
-	i := 0
-	err = b.c.Flows(func(f *netbench.Flow) error {
-		idx := i
-		i++
-		if idx >= len(b.s.Assign) || b.s.Assign[idx] != split || b.s.Dataset[idx] != t.Dataset {
-			return nil
-		}
-		c, err := d.Class(b.s.Class[idx])
-		if err != nil {
-			return nil
-		}
-		l, ok := c.Label(t.ID)
-		if !ok || (len(allowed) > 0 && !slices.Contains(allowed, l)) {
-			return nil
-		}
-		flows, labels = append(flows, f), append(labels, l)
-		return nil
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	keep := finetune.Stratified(labels, limit, b.seed)
-	outF, outL := make([]*netbench.Flow, len(keep)), make([]string, len(keep))
-	for k, i := range keep {
-		outF[k], outL[k] = flows[i], labels[i]
-	}
-	return outF, outL, nil
-}
-
-// pretrain returns at most n unlabelled pretraining-split flows.
-func (b baselineFlows) pretrain(n int) ([]baselines.Example, error) {
-	var out []baselines.Example
-	i := 0
-	err := b.c.Flows(func(f *netbench.Flow) error {
-		idx := i
-		i++
-		if len(out) < n && idx < len(b.s.Assign) && b.s.Assign[idx] == netbench.SplitPretrain {
-			out = append(out, flowExample(f, 0))
-		}
-		return nil
-	})
-	return out, err
-}
-
-// flowExample turns a flow into a baseline's input (as the harness's
-// baselineExample): its packets' bytes from the IP header on, and the
-// sizes and directions of its packets.
-func flowExample(f *netbench.Flow, label int) baselines.Example {
-	ex := baselines.Example{Label: label}
-	for i, b := range f.Raw {
-		dir := 0
-		if i < len(f.Headers) {
-			dir = int(f.Headers[i].Dir)
-		}
-		ex.Packets = append(ex.Packets, baselines.Packet{Dir: dir, IP: b})
-	}
-	for _, h := range f.Headers {
-		ex.Lengths = append(ex.Lengths, h.Len)
-		ex.Dirs = append(ex.Dirs, int(h.Dir))
-	}
-	return ex
 }

@@ -67,7 +67,7 @@ var Presets = map[string]Preset{
 		FinetuneEpochs: 3, MaxTrain: 64, MaxTest: 64, BaselineTasks: []int{1, 4, 11}, BaselineEpochs: 2,
 		LongTaskPackets: 32, ExtendMax: 24},
 	"tiny": {Name: "tiny", SynthFlows: 600, SynthMin: 6, Vocab: 8000, Description: "the whole report on a 2-core machine",
-		Model: "tiny", EncLen: 256, DecLen: 48, PretrainSteps: 200, SweepSteps: 40, ValFlows: 64, NetShareSteps: 1000,
+		Model: "tiny", EncLen: 256, DecLen: 48, PretrainSteps: 150, SweepSteps: 30, ValFlows: 64, NetShareSteps: 1000,
 		FinetuneEpochs: 3, MaxTrain: 160, MaxTest: 160, BaselineEpochs: 2,
 		LongTaskPackets: 32, ExtendMax: 24},
 	"small": {Name: "small", SynthFlows: 3000, SynthMin: 10, Vocab: 16000, Description: "a workstation or one GPU",

@@ -17,7 +17,7 @@ func init() {
 
 func runFinetune(args []string) error {
 	fs := newFlagSet("finetune", "--task N --corpus CORPUS --tokenizer DIR --from PRETRAINED --out RUN [flags]", `
-Finetunes the Lens model for classification task N (1-12, Table 1) on the
+Finetunes the Lens model for classification task N (1-12, Table 11) on the
 task's training flows of CORPUS and evaluates it on its test flows with the
 trie-constrained decoder (Section 3.3): every input is the flow's packet
 lines, <sep> and the task's context listing the labels (leave it out with

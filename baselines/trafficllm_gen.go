@@ -27,9 +27,8 @@ package baselines
 import (
 	"context"
 	"fmt"
-	"math"
+	"github.com/lens-go/lens/trainer"
 	"math/rand/v2"
-	"sort"
 	"strings"
 	"time"
 
@@ -415,26 +414,5 @@ func sampleByte(logits []float32, temperature float64, topK int, r *rand.Rand) i
 		idx = append(idx, i)
 	}
 	idx = append(idx, int(llmEnd))
-	if topK > 0 && topK < len(idx) {
-		sort.SliceStable(idx, func(a, b int) bool { return logits[idx[a]] > logits[idx[b]] })
-		idx = idx[:topK]
-	}
-	m := math.Inf(-1)
-	for _, i := range idx {
-		m = math.Max(m, float64(logits[i]))
-	}
-	w := make([]float64, len(idx))
-	var z float64
-	for k, i := range idx {
-		w[k] = math.Exp((float64(logits[i]) - m) / temperature)
-		z += w[k]
-	}
-	u := r.Float64() * z
-	for k, i := range idx {
-		u -= w[k]
-		if u <= 0 {
-			return int32(i)
-		}
-	}
-	return int32(idx[len(idx)-1])
+	return trainer.SampleAmong(logits, idx, temperature, topK, r)
 }

@@ -298,6 +298,14 @@ func sampleToken(logits []float32, temperature float64, topK int, r *rand.Rand) 
 	for i := range idx {
 		idx[i] = i
 	}
+	return SampleAmong(logits, idx, temperature, topK, r)
+}
+
+// SampleAmong draws one of the candidate ids from logits: the topK most
+// likely candidates (all when topK <= 0), weighted by softmax(logit /
+// temperature). candidates is reordered.
+func SampleAmong(logits []float32, candidates []int, temperature float64, topK int, r *rand.Rand) int32 {
+	idx := candidates
 	if topK > 0 && topK < len(idx) {
 		sort.SliceStable(idx, func(a, b int) bool { return logits[idx[a]] > logits[idx[b]] })
 		idx = idx[:topK]

@@ -361,44 +361,7 @@ func (a mergeItem) less(b mergeItem) bool {
 }
 
 // mergeHeap is a binary min-heap of merge candidates.
-type mergeHeap []mergeItem
-
-func (h *mergeHeap) push(m mergeItem) {
-	*h = append(*h, m)
-	s := *h
-	for i := len(s) - 1; i > 0; {
-		p := (i - 1) / 2
-		if !s[i].less(s[p]) {
-			break
-		}
-		s[i], s[p] = s[p], s[i]
-		i = p
-	}
-}
-
-func (h *mergeHeap) pop() mergeItem {
-	s := *h
-	top := s[0]
-	last := len(s) - 1
-	s[0] = s[last]
-	s = s[:last]
-	for i := 0; ; {
-		l, small := 2*i+1, i
-		if l < len(s) && s[l].less(s[small]) {
-			small = l
-		}
-		if r := l + 1; r < len(s) && s[r].less(s[small]) {
-			small = r
-		}
-		if small == i {
-			break
-		}
-		s[i], s[small] = s[small], s[i]
-		i = small
-	}
-	*h = s
-	return top
-}
+type mergeHeap = binHeap[mergeItem]
 
 // Decode returns the bytes that ids stand for, added tokens included: the
 // inverse of Encode.

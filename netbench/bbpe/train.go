@@ -303,48 +303,11 @@ type pairCount struct {
 
 // before orders the queue of pairs: the highest count first, then the lowest
 // pair of ids, as Hugging Face's BpeTrainer does.
-func (a pairCount) before(b pairCount) bool {
+func (a pairCount) less(b pairCount) bool {
 	return a.count > b.count || a.count == b.count && a.pair < b.pair
 }
 
-type pairQueue []pairCount
-
-func (q *pairQueue) push(p pairCount) {
-	*q = append(*q, p)
-	s := *q
-	for i := len(s) - 1; i > 0; {
-		up := (i - 1) / 2
-		if !s[i].before(s[up]) {
-			break
-		}
-		s[i], s[up] = s[up], s[i]
-		i = up
-	}
-}
-
-func (q *pairQueue) pop() pairCount {
-	s := *q
-	top := s[0]
-	last := len(s) - 1
-	s[0] = s[last]
-	s = s[:last]
-	for i := 0; ; {
-		l, first := 2*i+1, i
-		if l < len(s) && s[l].before(s[first]) {
-			first = l
-		}
-		if r := l + 1; r < len(s) && s[r].before(s[first]) {
-			first = r
-		}
-		if first == i {
-			break
-		}
-		s[i], s[first] = s[first], s[i]
-		i = first
-	}
-	*q = s
-	return top
-}
+type pairQueue = binHeap[pairCount]
 
 // Train learns merges from the words counted so far and returns the
 // tokenizer. Merges are learned greedily: the pair of adjacent tokens with the

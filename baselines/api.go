@@ -167,22 +167,91 @@ func recoverInto(err *error) {
 	}
 }
 
-// Train builds the baseline name, pretrains it on pretrain (unlabelled, may
-// be nil; only YaTC and ET-BERT use it), trains it on train and predicts test.
-func Train(ctx context.Context, name string, cfg Config, pretrain, train, test []Example, numClasses int) (*Result, error) {
+// Pretrained is a baseline after its self-supervised pretraining (YaTC,
+// ET-BERT, TrafficLLM). The original papers pretrain once and finetune per
+// task; so does the harness: one Pretrained starts the classifiers of every
+// task and extension scenario, whatever their number of classes (the
+// parameters whose shape depends on it start from their initialisation).
+type Pretrained struct {
+	Name     string
+	Cfg      Config
+	Examples int           // unlabelled examples it was pretrained on
+	Losses   []float64     // mean loss of each pretraining epoch
+	Time     time.Duration // wall time of the pretraining
+	vals     map[string][]float32
+}
+
+// Pretrain builds the baseline name and runs its self-supervised objective
+// over the unlabelled examples. It returns nil and no error for a model
+// without one (the supervised baselines) or when exs is empty: Train then
+// starts from the initialisation.
+func Pretrain(ctx context.Context, name string, cfg Config, exs []Example) (*Pretrained, error) {
+	m, err := NewModel(name, cfg, 2) // the head is not pretrained; any class count will do
+	if err != nil {
+		return nil, err
+	}
+	if m.a.pretrain == nil || len(exs) == 0 {
+		return nil, nil
+	}
+	start := time.Now()
+	p := &Pretrained{Name: name, Cfg: m.Cfg, Examples: len(exs), vals: map[string][]float32{}}
+	if p.Losses, err = m.Pretrain(ctx, exs); err != nil {
+		return nil, err
+	}
+	p.Time = time.Since(start)
+	for i, s := range m.n.specs {
+		p.vals[s.name] = m.n.vals[i]
+	}
+	return p, nil
+}
+
+// startFrom copies p's weights into m, except the parameters whose shape
+// depends on the number of classes, which keep their initialisation.
+func (m *Model) startFrom(p *Pretrained) error {
+	if p.Name != m.Name {
+		return fmt.Errorf("baselines: %s cannot start from a pretrained %s", m.Name, p.Name)
+	}
+	if p.Cfg.Preset != m.Cfg.Preset {
+		return fmt.Errorf("baselines: %s of preset %s cannot start from one pretrained at preset %s", m.Name, m.Cfg.Preset, p.Cfg.Preset)
+	}
+	other, err := builders[m.Name](m.preset, m.Classes+1)
+	if err != nil {
+		return err
+	}
+	dims := map[string][]int{}
+	for _, s := range other.specs {
+		dims[s.name] = s.dims
+	}
+	for i, s := range m.n.specs {
+		if !slices.Equal(dims[s.name], s.dims) {
+			continue // a classifier parameter: its shape follows the class count
+		}
+		v, ok := p.vals[s.name]
+		if !ok || len(v) != s.size() {
+			return fmt.Errorf("baselines: pretrained %s has no parameter %s of %d values", p.Name, s.name, s.size())
+		}
+		m.n.vals[i] = slices.Clone(v)
+	}
+	return nil
+}
+
+// Train builds the baseline name, starts it from pre (may be nil: no
+// pretraining; see Pretrain), trains it on train and predicts test.
+// PretrainTime and PretrainLosses in the result are pre's, which may be
+// shared by other runs.
+func Train(ctx context.Context, name string, cfg Config, pre *Pretrained, train, test []Example, numClasses int) (*Result, error) {
 	m, err := NewModel(name, cfg, numClasses)
 	if err != nil {
 		return nil, err
 	}
 	res := &Result{Name: name, Backend: m.Backend, Params: m.n.numParams(false), PretrainParams: m.n.numParams(true)}
-	start := time.Now()
-	if m.a.pretrain != nil && len(pretrain) > 0 {
-		if res.PretrainLosses, err = m.Pretrain(ctx, pretrain); err != nil {
+	if pre != nil {
+		if err := m.startFrom(pre); err != nil {
 			return nil, err
 		}
+		res.PretrainTime, res.PretrainLosses = pre.Time, pre.Losses
 	}
-	res.PretrainTime = time.Since(start)
-	start = time.Now()
+	start := time.Now()
 	if res.Losses, err = m.Fit(ctx, train); err != nil {
 		return nil, err
 	}

@@ -18,7 +18,7 @@ func BenchmarkEpoch(b *testing.B) {
 	for _, name := range Names() {
 		b.Run(name+"/"+p, func(b *testing.B) {
 			for range b.N {
-				res, err := Train(context.Background(), name, Config{Preset: p, Epochs: 1, PretrainEpochs: 1, Batch: 32, Seed: 1}, train, train, train[:32], 4)
+				res, err := pretrainAndTrain(context.Background(), name, Config{Preset: p, Epochs: 1, PretrainEpochs: 1, Batch: 32, Seed: 1}, train, train, train[:32], 4)
 				if err != nil {
 					b.Fatal(err)
 				}

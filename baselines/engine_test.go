@@ -97,7 +97,7 @@ func TestGradients(t *testing.T) {
 func TestDeterministic(t *testing.T) {
 	train, test := synthFlows(40, 3, 1), synthFlows(12, 3, 2)
 	run := func(name string, seed uint64) *Result {
-		res, err := Train(context.Background(), name, Config{Preset: "smoke", Epochs: 2, Batch: 8, Seed: seed}, train, train, test, 3)
+		res, err := pretrainAndTrain(context.Background(), name, Config{Preset: "smoke", Epochs: 2, Batch: 8, Seed: seed}, train, train, test, 3)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -229,7 +229,7 @@ func TestEmptyAndShortFlows(t *testing.T) {
 	exs[0] = Example{Label: 0}
 	exs[1].Packets, exs[1].Lengths, exs[1].Dirs = exs[1].Packets[:1], exs[1].Lengths[:1], exs[1].Dirs[:1]
 	for _, name := range Names() {
-		res, err := Train(context.Background(), name, Config{Preset: "smoke", Epochs: 1, Batch: 4, Seed: 1}, exs, exs, exs, 3)
+		res, err := pretrainAndTrain(context.Background(), name, Config{Preset: "smoke", Epochs: 1, Batch: 4, Seed: 1}, exs, exs, exs, 3)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -301,4 +301,14 @@ func TestSchedule(t *testing.T) {
 	if (&arch{}).scheduled(1e-3, 5, 20) != 1e-3 {
 		t.Error("constant schedule changed the rate")
 	}
+}
+
+// pretrainAndTrain pretrains name on pre (when it has a pretraining
+// objective) and trains it, as the harness does for one task.
+func pretrainAndTrain(ctx context.Context, name string, cfg Config, pre, train, test []Example, classes int) (*Result, error) {
+	p, err := Pretrain(ctx, name, cfg, pre)
+	if err != nil {
+		return nil, err
+	}
+	return Train(ctx, name, cfg, p, train, test, classes)
 }

@@ -109,12 +109,12 @@ func (m *Model) FitExtension(ctx context.Context, exs []Example, old *Model) ([]
 }
 
 // ExtendScenario runs one extension scenario for method "ET-BERT" or
-// "ET-BERT-LwF": pretrain (if pretrain is given), finetune on oldTrain
+// "ET-BERT-LwF": start from pre (a pretrained ET-BERT; nil: none), finetune on oldTrain
 // (labels 0..oldClasses-1), extend by k classes, finetune on newTrain
 // (labels oldClasses..oldClasses+k-1) only, predict test (old and new
 // classes). The old-class finetuning runs cfg.Epochs epochs, the new-class one
 // cfg.ExtendEpochs.
-func ExtendScenario(ctx context.Context, method string, cfg Config, pretrain, oldTrain, newTrain, test []Example, oldClasses, k int) (*Result, error) {
+func ExtendScenario(ctx context.Context, method string, cfg Config, pre *Pretrained, oldTrain, newTrain, test []Example, oldClasses, k int) (*Result, error) {
 	lwf := false
 	switch method {
 	case "ET-BERT":
@@ -128,14 +128,13 @@ func ExtendScenario(ctx context.Context, method string, cfg Config, pretrain, ol
 		return nil, err
 	}
 	res := &Result{Name: method, Backend: old.Backend}
-	start := time.Now()
-	if len(pretrain) > 0 {
-		if res.PretrainLosses, err = old.Pretrain(ctx, pretrain); err != nil {
+	if pre != nil {
+		if err := old.startFrom(pre); err != nil {
 			return nil, err
 		}
+		res.PretrainTime, res.PretrainLosses = pre.Time, pre.Losses
 	}
-	res.PretrainTime = time.Since(start)
-	start = time.Now()
+	start := time.Now()
 	if _, err := old.Fit(ctx, oldTrain); err != nil {
 		return nil, err
 	}

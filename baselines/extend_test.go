@@ -3,6 +3,8 @@ package baselines
 import (
 	"context"
 	"math"
+	"slices"
+	"strings"
 	"testing"
 
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck
@@ -173,5 +175,68 @@ func TestExtendScenario(t *testing.T) {
 		if okNew == 0 {
 			t.Errorf("%s never predicts a new class correctly", method)
 		}
+	}
+}
+
+// TestPretrainedStartsAnyTask pretrains ET-BERT once and starts classifiers
+// of two class counts from it: every parameter but the classifier's equals
+// the pretrained value, the classifier's equals a fresh model's, and
+// pretraining did change the weights it trains.
+func TestPretrainedStartsAnyTask(t *testing.T) {
+	ctx := context.Background()
+	cfg := Config{Preset: "smoke", Epochs: 1, Batch: 8, Seed: 3}
+	p, err := Pretrain(ctx, "ET-BERT", cfg, synthFlows(24, 3, 5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p == nil || p.Examples != 24 || len(p.Losses) != 1 {
+		t.Fatalf("pretrained = %+v", p)
+	}
+	fresh, err := NewModel("ET-BERT", cfg, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := 0
+	for i, s := range fresh.n.specs {
+		if !slices.Equal(fresh.n.vals[i], p.vals[s.name]) {
+			changed++
+		}
+	}
+	if changed == 0 {
+		t.Fatal("pretraining changed no parameter")
+	}
+	for _, classes := range []int{3, 7} {
+		m, err := NewModel("ET-BERT", cfg, classes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		init := make([][]float32, len(m.n.vals))
+		for i, v := range m.n.vals {
+			init[i] = slices.Clone(v)
+		}
+		if err := m.startFrom(p); err != nil {
+			t.Fatal(err)
+		}
+		head := 0
+		for i, s := range m.n.specs {
+			switch {
+			case strings.HasPrefix(s.name, m.a.head+"."):
+				head++
+				if !slices.Equal(m.n.vals[i], init[i]) {
+					t.Errorf("%d classes: classifier parameter %s is not its initialisation", classes, s.name)
+				}
+			case !slices.Equal(m.n.vals[i], p.vals[s.name]):
+				t.Errorf("%d classes: %s is not the pretrained value", classes, s.name)
+			}
+		}
+		if head != 2 {
+			t.Errorf("%d classes: %d classifier parameters kept fresh, want 2 (%s.w, %s.b)", classes, head, m.a.head, m.a.head)
+		}
+	}
+	if _, err := Train(ctx, "YaTC", cfg, p, synthFlows(8, 3, 1), synthFlows(4, 3, 2), 3); err == nil {
+		t.Error("YaTC started from a pretrained ET-BERT without an error")
+	}
+	if q, err := Pretrain(ctx, "DeepPacket", cfg, synthFlows(8, 3, 1)); err != nil || q != nil {
+		t.Errorf("Pretrain(DeepPacket) = %v, %v; want nil, nil (no pretraining objective)", q, err)
 	}
 }

@@ -61,7 +61,7 @@ func TestHardSynthetic(t *testing.T) {
 	train, test, pre := synthHard(400, 1), synthHard(200, 2), synthHard(400, 3)
 	for _, name := range Names() {
 		start := time.Now()
-		res, err := Train(context.Background(), name, Config{Preset: p, Epochs: 8, PretrainEpochs: 2, Batch: 32, Seed: 1}, pre, train, test, 4)
+		res, err := pretrainAndTrain(context.Background(), name, Config{Preset: p, Epochs: 8, PretrainEpochs: 2, Batch: 32, Seed: 1}, pre, train, test, 4)
 		if err != nil {
 			t.Fatal(err)
 		}

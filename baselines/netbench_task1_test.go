@@ -137,7 +137,11 @@ func TestNetBenchTask1BeatsMajority(t *testing.T) {
 	for _, name := range baselines.Names() {
 		t.Run(name, func(t *testing.T) {
 			start := time.Now()
-			r, err := baselines.Train(context.Background(), name, cfg, pre, train, test, len(labels))
+			p, err := baselines.Pretrain(context.Background(), name, cfg, pre)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := baselines.Train(context.Background(), name, cfg, p, train, test, len(labels))
 			if err != nil {
 				t.Fatal(err)
 			}

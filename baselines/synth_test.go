@@ -86,7 +86,7 @@ func learns(t *testing.T, name string, cfg Config, minAcc float64) *Result {
 	}
 	cfg.Preset = "smoke"
 	start := time.Now()
-	res, err := Train(context.Background(), name, cfg, pre, train, test, classes)
+	res, err := pretrainAndTrain(context.Background(), name, cfg, pre, train, test, classes)
 	if err != nil {
 		t.Fatal(err)
 	}

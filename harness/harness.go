@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lens-go/lens/baselines"
 	"github.com/lens-go/lens/harness/result"
 	"github.com/lens-go/lens/netbench"
 	"github.com/lens-go/lens/netbench/bbpe"
@@ -54,6 +55,10 @@ type Preset struct {
 	// extension scenarios cap their flows at ExtendMax.
 	LongTaskPackets int
 	ExtendMax       int
+	// GenMaxTrain caps the training flows of a generation run (Tables 6 and
+	// 7; 0: MaxTrain). One generator learns all five fields of a dataset,
+	// so it trains on five examples a flow.
+	GenMaxTrain int
 }
 
 // Presets are the named scales, smallest first.
@@ -69,7 +74,7 @@ var Presets = map[string]Preset{
 	"tiny": {Name: "tiny", SynthFlows: 600, SynthMin: 6, Vocab: 8000, Description: "the whole report on a 2-core machine",
 		Model: "tiny", EncLen: 256, DecLen: 48, PretrainSteps: 150, SweepSteps: 30, ValFlows: 64, NetShareSteps: 1000,
 		FinetuneEpochs: 3, MaxTrain: 160, MaxTest: 160, BaselineEpochs: 2,
-		LongTaskPackets: 32, ExtendMax: 24},
+		LongTaskPackets: 32, ExtendMax: 24, GenMaxTrain: 48},
 	"small": {Name: "small", SynthFlows: 3000, SynthMin: 10, Vocab: 16000, Description: "a workstation or one GPU",
 		Model: "small", EncLen: 1024, DecLen: 256, PretrainSteps: 20000, SweepSteps: 2000, ValFlows: 512, NetShareSteps: 5000,
 		FinetuneEpochs: 20, BaselineEpochs: 10,
@@ -112,6 +117,10 @@ type Harness struct {
 	examples         []trainer.Example // pretraining examples, built once
 	pretrained       string            // KG-MSP checkpoint
 	pretrainedRandom string            // random-masking checkpoint
+
+	// the baselines' pretraining, run once and shared by every task
+	baselinePre     []baselines.Example
+	baselinePreDone map[string]*baselines.Pretrained
 }
 
 // New checks cfg and prepares a harness.

@@ -22,6 +22,16 @@ func (h *Harness) ftConfig(init string, seed uint64, dir string) finetune.Config
 		Packet: func(idx int, f *netbench.Flow) int { return samplePacket(idx, len(f.Headers), h.cfg.SynthSeed) }}
 }
 
+// genConfig is the finetuning configuration of a generation run: ftConfig
+// with the preset's cap on generation training flows.
+func (h *Harness) genConfig(init string, seed uint64, dir string) finetune.Config {
+	cfg := h.ftConfig(init, seed, dir)
+	if h.preset.GenMaxTrain > 0 {
+		cfg.MaxTrain = h.preset.GenMaxTrain
+	}
+	return cfg
+}
+
 // encLenFor is the encoder length a classification task needs: the
 // preset's, or more when the task context alone (Tasks 6 and 8 list about
 // 200 labels) leaves too little room for packets.
@@ -168,7 +178,7 @@ func (h *Harness) lensGeneration(ctx context.Context) {
 		}
 		id := []any{"generate", dataset, variant, init, fields, withoutContext, h.preset, h.corpus.Manifest.ContentHash, h.splits.Hash(), h.tokHash(), h.cfg.SynthSeed}
 		h.cached(name, "Lens", id, func(dir string) ([]result.Run, error) {
-			cfg := h.ftConfig(init, h.cfg.SynthSeed, dir)
+			cfg := h.genConfig(init, h.cfg.SynthSeed, dir)
 			r, err := finetune.Generate(ctx, h.ftData(), finetune.GenerateConfig{Config: cfg, Dataset: dataset, Fields: fields, WithoutContext: withoutContext})
 			if err != nil {
 				return nil, err
@@ -221,7 +231,7 @@ func (h *Harness) trafficLLMGenerate(ctx context.Context, dataset string) {
 	bc := h.baselineConfig(h.cfg.SynthSeed)
 	id := []any{"trafficllm-generate", dataset, bc, h.preset, h.corpus.Manifest.ContentHash, h.splits.Hash(), h.tokHash()}
 	h.cached(name, "TrafficLLM", id, func(dir string) ([]result.Run, error) {
-		cfg := h.ftConfig("", h.cfg.SynthSeed, dir)
+		cfg := h.genConfig("", h.cfg.SynthSeed, dir)
 		r, _, err := finetune.GenerateTrafficLLM(ctx, h.ftData(), finetune.GenerateConfig{Config: cfg, Dataset: dataset}, bc)
 		if err != nil {
 			return nil, err

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/lens-go/lens/harness"
 	"os"
 	"os/signal"
 	"slices"
 	"strings"
 
 	"github.com/lens-go/lens/baselines"
+	"github.com/lens-go/lens/harness"
 	"github.com/lens-go/lens/harness/metrics"
 	"github.com/lens-go/lens/netbench"
 )
@@ -88,6 +88,14 @@ Baselines: `+strings.Join(baselines.Names(), ", "))
 			return err
 		}
 	}
+	pretrainName := name
+	if *extend > 0 {
+		pretrainName = "ET-BERT" // both extension methods extend ET-BERT
+	}
+	pt, err := baselines.Pretrain(ctx, pretrainName, cfg, pre)
+	if err != nil {
+		return err
+	}
 	order := t.Labels
 	var oldL, newL []string
 	if *extend > 0 {
@@ -133,7 +141,7 @@ Baselines: `+strings.Join(baselines.Names(), ", "))
 		if len(oldTr) == 0 || len(newTr) == 0 || len(test) == 0 {
 			return fmt.Errorf("task %d: %d old-class, %d new-class training and %d test flows", t.ID, len(oldTr), len(newTr), len(test))
 		}
-		r, err = baselines.ExtendScenario(ctx, name, cfg, pre, oldTr, newTr, test, len(oldL), len(newL))
+		r, err = baselines.ExtendScenario(ctx, name, cfg, pt, oldTr, newTr, test, len(oldL), len(newL))
 		if err != nil {
 			return err
 		}
@@ -146,7 +154,7 @@ Baselines: `+strings.Join(baselines.Names(), ", "))
 		if len(train) == 0 || len(test) == 0 {
 			return fmt.Errorf("task %d: %d training and %d test flows", t.ID, len(train), len(test))
 		}
-		if r, err = baselines.Train(ctx, name, cfg, pre, train, test, len(t.Labels)); err != nil {
+		if r, err = baselines.Train(ctx, name, cfg, pt, train, test, len(t.Labels)); err != nil {
 			return err
 		}
 	}

@@ -71,7 +71,7 @@ var Presets = map[string]Preset{
 		Model: "smoke", EncLen: 128, DecLen: 32, PretrainSteps: 40, SweepSteps: 20, ValFlows: 16, NetShareSteps: 300,
 		FinetuneEpochs: 3, MaxTrain: 64, MaxTest: 64, BaselineTasks: []int{1, 4, 11}, BaselineEpochs: 2,
 		LongTaskPackets: 32, ExtendMax: 24},
-	"tiny": {Name: "tiny", SynthFlows: 600, SynthMin: 6, Vocab: 8000, Description: "the whole report on a 2-core machine",
+	"tiny": {Name: "tiny", SynthFlows: 600, SynthMin: 6, Vocab: 8000, Description: "the whole report on a 2-core machine in under an hour",
 		Model: "tiny", EncLen: 256, DecLen: 48, PretrainSteps: 150, SweepSteps: 30, ValFlows: 64, NetShareSteps: 1000,
 		FinetuneEpochs: 3, MaxTrain: 160, MaxTest: 160, BaselineEpochs: 2,
 		LongTaskPackets: 32, ExtendMax: 24, GenMaxTrain: 48},

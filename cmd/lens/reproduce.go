@@ -26,7 +26,7 @@ cached by a content hash of its inputs in --out: rerunning skips what is
 done and a killed run resumes where it stopped. Results go to
 OUT/results.json and the tables to OUT/report.md, report.csv and report.json
 ('lens report OUT' prints them again without training).`)
-	preset := fs.String("preset", "tiny", "scale: smoke (CI, minutes), tiny (2-core machine), small, base (the paper's T5-v1.1-base)")
+	preset := fs.String("preset", "tiny", "scale: smoke (CI, minutes), tiny (the default: about 52 minutes on a 2-core machine), small, base (the paper's T5-v1.1-base)")
 	out := fs.String("out", "out", "output folder")
 	tables := fs.String("tables", "", "comma-separated table ids to produce (default all: "+strings.Join(reports.TableIDs, ",")+")")
 	data := fs.String("data", "", "a corpus folder made by 'lens ingest' (default: synthetic NetBench)")

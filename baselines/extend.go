@@ -25,6 +25,10 @@ const (
 	LwFTemperature = 2.0
 )
 
+// ExtensionModel is the model both extension methods extend: ExtendScenario
+// starts from a Pretrained of it.
+const ExtensionModel = "ET-BERT"
+
 // ExtensionNames are the methods ExtendScenario runs.
 func ExtensionNames() []string { return []string{"ET-BERT", "ET-BERT-LwF"} }
 
@@ -123,7 +127,7 @@ func ExtendScenario(ctx context.Context, method string, cfg Config, pre *Pretrai
 	default:
 		return nil, fmt.Errorf("baselines: unknown extension method %q (have %v)", method, ExtensionNames())
 	}
-	old, err := NewModel("ET-BERT", cfg, oldClasses)
+	old, err := NewModel(ExtensionModel, cfg, oldClasses)
 	if err != nil {
 		return nil, err
 	}

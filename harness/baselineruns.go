@@ -271,7 +271,7 @@ func (h *Harness) baselineExtension(ctx context.Context) {
 							}
 							return out
 						}
-						pre, err := h.baselinePretrained(ctx, "ET-BERT", cfg) // both methods extend ET-BERT
+						pre, err := h.baselinePretrained(ctx, baselines.ExtensionModel, cfg)
 						if err != nil {
 							return nil, err
 						}

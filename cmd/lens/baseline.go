@@ -90,7 +90,7 @@ Baselines: `+strings.Join(baselines.Names(), ", "))
 	}
 	pretrainName := name
 	if *extend > 0 {
-		pretrainName = "ET-BERT" // both extension methods extend ET-BERT
+		pretrainName = baselines.ExtensionModel
 	}
 	pt, err := baselines.Pretrain(ctx, pretrainName, cfg, pre)
 	if err != nil {

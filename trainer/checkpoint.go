@@ -148,8 +148,21 @@ type CheckpointState struct {
 	Params, M, V [][]float32
 }
 
+// CorruptCheckpointError is ReadCheckpoint's error for a file that is not
+// a whole checkpoint: cut short, torn by a lost write, or changed after it
+// was written. ResumeCheckpoint falls back past such files.
+type CorruptCheckpointError struct {
+	Path   string
+	Reason string // what is wrong, e.g. "sha256 mismatch"
+}
+
+func (e *CorruptCheckpointError) Error() string {
+	return fmt.Sprintf("trainer: checkpoint %s is corrupt: %s", e.Path, e.Reason)
+}
+
 // ReadCheckpoint reads and verifies a checkpoint, streaming it through
-// sha256. A truncated or corrupted file is refused with an error naming it.
+// sha256. A truncated or corrupted file is refused with a
+// *CorruptCheckpointError naming it.
 func ReadCheckpoint(path string) (*CheckpointState, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -161,7 +174,7 @@ func ReadCheckpoint(path string) (*CheckpointState, error) {
 		return nil, err
 	}
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("trainer: checkpoint %s is corrupt: %s", path, fmt.Sprintf(format, args...))
+		return &CorruptCheckpointError{Path: path, Reason: fmt.Sprintf(format, args...)}
 	}
 	const head = len(ckptMagic) + 4 + 8
 	const tail = sha256.Size + len(ckptEnd)
@@ -196,10 +209,11 @@ func ReadCheckpoint(path string) (*CheckpointState, error) {
 	}
 	st := &CheckpointState{}
 	total := int64(0)
-	if err := json.Unmarshal(metaJSON, &st.Meta); err == nil {
-		for _, p := range st.Meta.Params {
-			total += int64(ParamSpec{Dims: p.Dims}.Size())
-		}
+	if err := json.Unmarshal(metaJSON, &st.Meta); err != nil {
+		return nil, bad("metadata: %s", jsonPosition(metaJSON, err))
+	}
+	for _, p := range st.Meta.Params {
+		total += int64(ParamSpec{Dims: p.Dims}.Size())
 	}
 	if want := size - int64(head+tail) - int64(metaLen); want != 3*4*total {
 		return nil, bad("%d bytes of tensors, metadata describes %d", want, 3*4*total)
@@ -243,6 +257,11 @@ func (t *Trainer) LoadCheckpoint(path string) (CheckpointMeta, error) {
 	if err != nil {
 		return CheckpointMeta{}, err
 	}
+	return t.loadState(path, st)
+}
+
+// loadState restores st, read from path, into t.
+func (t *Trainer) loadState(path string, st *CheckpointState) (CheckpointMeta, error) {
 	if len(st.Meta.Params) != len(t.Specs) {
 		return CheckpointMeta{}, fmt.Errorf("trainer: checkpoint %s has %d tensors, model has %d", path, len(st.Meta.Params), len(t.Specs))
 	}
@@ -261,24 +280,34 @@ func (t *Trainer) LoadCheckpoint(path string) (CheckpointMeta, error) {
 }
 
 // LatestCheckpoint returns the path of the newest checkpoint in dir, or ""
-// when there is none.
+// when there is none. It does not read the file: see ResumeCheckpoint.
 func LatestCheckpoint(dir string) (string, error) {
+	names, err := checkpointPaths(dir)
+	if err != nil || len(names) == 0 {
+		return "", err
+	}
+	return names[0], nil
+}
+
+// checkpointPaths lists the checkpoints (step-*.ckpt) in dir, newest
+// first; a missing dir has none.
+func checkpointPaths(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		if os.IsNotExist(err) {
-			return "", nil
+			return nil, nil
 		}
-		return "", err
+		return nil, err
 	}
-	latest := ""
+	var names []string
 	for _, e := range entries {
 		n := e.Name()
-		if strings.HasPrefix(n, "step-") && strings.HasSuffix(n, ".ckpt") && n > latest {
-			latest = n
+		if strings.HasPrefix(n, "step-") && strings.HasSuffix(n, ".ckpt") {
+			names = append(names, filepath.Join(dir, n))
 		}
 	}
-	if latest == "" {
-		return "", nil
-	}
-	return filepath.Join(dir, latest), nil
+	// Zero-padded step numbers sort in step order.
+	slices.Sort(names)
+	slices.Reverse(names)
+	return names, nil
 }

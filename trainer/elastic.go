@@ -145,7 +145,16 @@ func agreeCheckpoint(ctx context.Context, cfg PretrainConfig, tr *Trainer, s Sum
 			return err
 		}
 	}
-	meta, err := tr.LoadCheckpoint(path)
+	st, err := ReadCheckpoint(path)
+	if err != nil {
+		return err
+	}
+	// A worker started with other shapes (say, another --batch) than the
+	// world's must not train with it.
+	if err := CheckResumeShape(out, path, st.Meta.Config, tr.Cfg); err != nil {
+		return err
+	}
+	meta, err := tr.loadState(path, st)
 	if err != nil {
 		return err
 	}

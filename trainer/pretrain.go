@@ -87,8 +87,12 @@ type SampleLog struct {
 // writing checkpoints (every Model.CheckpointEvery steps and at the end),
 // metrics.jsonl and run.json under out. If out already holds a checkpoint,
 // the run resumes from the newest one exactly where it stopped: same
-// weights, optimizer state, step, data position and masking. On context
-// cancellation it saves a checkpoint and returns ctx.Err().
+// weights, optimizer state, step, data position and masking. A corrupt
+// newest checkpoint is set aside and the run resumes from the one before
+// (ResumeCheckpoint); a resume that changes the model's or the batches'
+// shape is refused (CheckResumeShape); a broken or missing run.json is
+// written again from the checkpoint, the broken one kept as run.json.bad.
+// On context cancellation it saves a checkpoint and returns ctx.Err().
 //
 // When data is a RandomAccess source (MemorySource is) the examples are
 // read as one global stream (see GlobalBatcher). With a Reducer that is a
@@ -133,12 +137,12 @@ func Pretrain(ctx context.Context, cfg PretrainConfig, data Source, out string) 
 	metricsPath := filepath.Join(out, "metrics.jsonl")
 
 	var pos DataPosition
-	latest, err := LatestCheckpoint(out)
+	latest, st, err := resumePoint(out, tr.Cfg, cfg.Progress)
 	if err != nil {
 		return err
 	}
 	if latest != "" && !dp {
-		meta, err := tr.LoadCheckpoint(latest)
+		meta, err := tr.loadState(latest, st)
 		if err != nil {
 			return err
 		}
@@ -150,10 +154,13 @@ func Pretrain(ctx context.Context, cfg PretrainConfig, data Source, out string) 
 		logf(cfg.Progress, "resuming from %s (step %d, pass %d, example %d) on backend %s\n",
 			latest, meta.Step, pos.Epoch, pos.Index, backendName)
 	}
+	st = nil // a data-parallel run loads the checkpoint its world agrees on
 	if latest == "" {
-		run, _ := json.MarshalIndent(map[string]any{"config": tr.Cfg, "masking": cfg.Masking,
-			"sentinels": cfg.Sentinels, "backend": backendName, "params": NumParams(tr.Specs)}, "", "  ")
-		if err := writeAtomic(filepath.Join(out, "run.json"), append(run, '\n')); err != nil {
+		run, err := runRecord(tr.Cfg, extra, backendName, NumParams(tr.Specs))
+		if err != nil {
+			return err
+		}
+		if err := writeAtomic(filepath.Join(out, runRecordName), run); err != nil {
 			return err
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -149,6 +150,7 @@ type Node struct {
 	mu       sync.Mutex
 	members  map[string]Member // live members with valid metadata, from events
 	leaving  map[string]bool   // members that announced a graceful leave
+	refused  map[string]int    // hosts whose joins memberlist refused (bad key), with counts
 	rings    []*Ring
 	world    World
 	shutdown bool
@@ -168,7 +170,8 @@ func NewNode(cfg *Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: c, tr: tr, log: c.logger(), events: make(chan MemberEvent, c.EventBuffer), leaving: map[string]bool{}, members: map[string]Member{}}
+	n := &Node{cfg: c, tr: tr, log: c.logger(), events: make(chan MemberEvent, c.EventBuffer), leaving: map[string]bool{},
+		members: map[string]Member{}, refused: map[string]int{}}
 	n.meta, _ = json.Marshal(nodeMeta{Addr: tr.Addr(), Workers: c.Workers})
 	if len(n.meta) > memberlist.MetaMaxSize {
 		tr.Close()
@@ -184,13 +187,18 @@ func NewNode(cfg *Config) (*Node, error) {
 	mc.GossipVerifyOutgoing = true
 	mc.Delegate = (*nodeDelegate)(n)
 	mc.Events = (*eventDelegate)(n)
+	// memberlist's log is where a join it refused shows: watch it.
+	logOut, prefix, flags := io.Discard, "", log.LstdFlags
 	if c.Logger != nil {
-		mc.Logger = c.Logger
-	} else {
-		mc.LogOutput = io.Discard
+		logOut, prefix, flags = c.Logger.Writer(), c.Logger.Prefix(), c.Logger.Flags()
 	}
+	mc.Logger = log.New(&refusalWatch{n: n, next: logOut}, prefix, flags)
 	if c.Memberlist != nil {
 		c.Memberlist(mc)
+		if mc.LogOutput != nil { // the hook chose a log: keep watching
+			mc.Logger = log.New(&refusalWatch{n: n, next: mc.LogOutput}, "", log.LstdFlags)
+			mc.LogOutput = nil
+		}
 	}
 	ml, err := memberlist.Create(mc)
 	if err != nil {
@@ -219,7 +227,10 @@ func (n *Node) Transport() *Transport { return n.tr }
 func (n *Node) Events() <-chan MemberEvent { return n.events }
 
 // Join contacts Config.Seeds, retrying until one answers or ctx ends. With
-// no seeds the node starts a new cluster and Join returns at once.
+// no seeds the node starts a new cluster and Join returns at once. When
+// the seeds refuse this node because it does not share their secret (its
+// messages cannot be decrypted, or it cannot decrypt theirs), Join gives up
+// at once with an error that says so and wraps ErrAuth.
 func (n *Node) Join(ctx context.Context) error {
 	if len(n.cfg.Seeds) == 0 {
 		return nil
@@ -229,12 +240,80 @@ func (n *Node) Join(ctx context.Context) error {
 		if err == nil {
 			return nil
 		}
+		if keyMismatch(err.Error()) {
+			// Retrying cannot help: the cluster does not share our key.
+			return fmt.Errorf("collective: node %s: the cluster at %s refused this node: bad key (this node's shared secret is not the cluster's; memberlist: %s): %w",
+				n.cfg.NodeName, strings.Join(n.cfg.Seeds, ", "), flatten(err), ErrAuth)
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("collective: node %s: join %v: %w (last error: %v)", n.cfg.NodeName, n.cfg.Seeds, ctx.Err(), err)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// keyMismatch reports whether a memberlist error or log line says that the
+// two sides do not share the encryption key (or one side has none).
+func keyMismatch(msg string) bool {
+	return strings.Contains(msg, "no installed keys could decrypt") ||
+		strings.Contains(msg, "encryption is configured but remote state is not encrypted") ||
+		strings.Contains(msg, "remote state is encrypted and encryption is not configured")
+}
+
+// flatten puts a multi-line memberlist (multierror) error on one line.
+func flatten(err error) string {
+	var parts []string
+	for l := range strings.Lines(err.Error()) {
+		l = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(l), "* "))
+		if l != "" && !strings.HasSuffix(l, "error occurred:") && !strings.HasSuffix(l, "errors occurred:") {
+			parts = append(parts, l)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// refusalWatch passes memberlist's log on to next and counts, by host,
+// the connections memberlist refused because their sender does not have
+// the cluster's key (a node started with another secret trying to join).
+type refusalWatch struct {
+	n    *Node
+	next io.Writer
+}
+
+func (w *refusalWatch) Write(p []byte) (int, error) {
+	if line := string(p); keyMismatch(line) {
+		from := "an unknown address"
+		if _, addr, ok := strings.Cut(line, "from="); ok {
+			addr = strings.TrimSpace(addr)
+			if host, _, err := net.SplitHostPort(addr); err == nil {
+				addr = host
+			}
+			from = addr
+		}
+		w.n.mu.Lock()
+		w.n.refused[from]++
+		w.n.mu.Unlock()
+	}
+	return w.next.Write(p)
+}
+
+// Refused lists the hosts whose attempts to join this node were refused
+// because they do not share the cluster's secret, with the number of
+// attempts, sorted by host ("127.0.0.1 (3 attempts)").
+func (n *Node) Refused() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []string
+	for host, k := range n.refused {
+		plural := "s"
+		if k == 1 {
+			plural = ""
+		}
+		out = append(out, fmt.Sprintf("%s (%d attempt%s)", host, k, plural))
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Members lists the live members with valid metadata, sorted by name.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lens-go/lens/harness/result"
+	"github.com/lens-go/lens/trainer"
 )
 
 // cached runs fn once for an identity: its runs are stored in
@@ -24,13 +25,21 @@ func (h *Harness) cached(name, method string, id any, fn func(dir string) ([]res
 	path := filepath.Join(h.cfg.Out, "runs", name+"-"+hid+".json")
 	if b, err := os.ReadFile(path); err == nil {
 		var runs []result.Run
-		if json.Unmarshal(b, &runs) == nil {
+		err := json.Unmarshal(b, &runs)
+		if err == nil {
 			for _, r := range runs {
 				h.set.Put(r)
 			}
 			fmt.Fprintf(h.log, "[%s] %-24s cached\n", ts(), name)
 			return
 		}
+		// A broken cache entry is said, kept aside, and run again.
+		what := "kept aside as " + filepath.Base(path) + ".bad"
+		if rerr := os.Rename(path, path+".bad"); rerr != nil {
+			what = rerr.Error()
+		}
+		fmt.Fprintf(h.log, "[%s] %-24s cached runs %s are not valid JSON (%s): %s; running again\n",
+			ts(), name, path, trainer.JSONPosition(b, err), what)
 	}
 	dir := filepath.Join(h.cfg.Out, "runs", name+"-"+hid)
 	if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -210,7 +210,7 @@ func ReadCheckpoint(path string) (*CheckpointState, error) {
 	st := &CheckpointState{}
 	total := int64(0)
 	if err := json.Unmarshal(metaJSON, &st.Meta); err != nil {
-		return nil, bad("metadata: %s", jsonPosition(metaJSON, err))
+		return nil, bad("metadata: %s", JSONPosition(metaJSON, err))
 	}
 	for _, p := range st.Meta.Params {
 		total += int64(ParamSpec{Dims: p.Dims}.Size())

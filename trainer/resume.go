@@ -232,7 +232,7 @@ func checkRunRecord(dir, checkpoint string, meta CheckpointMeta, log io.Writer) 
 			Config *Config `json:"config"`
 		}
 		if err := json.Unmarshal(data, &rec); err != nil {
-			problem = "is not valid JSON (" + jsonPosition(data, err) + ")"
+			problem = "is not valid JSON (" + JSONPosition(data, err) + ")"
 		} else if rec.Config == nil {
 			problem = `has no "config"`
 		} else {
@@ -262,9 +262,10 @@ func checkRunRecord(dir, checkpoint string, meta CheckpointMeta, log io.Writer) 
 	return nil
 }
 
-// jsonPosition says where in data the JSON decoding error err is (line,
-// column and byte offset, counted from 1, 1 and 0), then what it is.
-func jsonPosition(data []byte, err error) string {
+// JSONPosition says where in data the JSON decoding error err is (line,
+// column and byte offset, counted from 1, 1 and 0), then what it is, for
+// messages about files such as run.json.
+func JSONPosition(data []byte, err error) string {
 	// Offset counts the bytes read when the error was found, the culprit
 	// included; at the end of the input there is none.
 	at := int64(-1)

@@ -256,7 +256,7 @@ func TestJSONPosition(t *testing.T) {
 	} {
 		var v struct{ Step int }
 		err := json.Unmarshal([]byte(tc.in), &v)
-		if got := jsonPosition([]byte(tc.in), err); !strings.HasPrefix(got, tc.want) {
+		if got := JSONPosition([]byte(tc.in), err); !strings.HasPrefix(got, tc.want) {
 			t.Errorf("%q: got %q, want %q...", tc.in, got, tc.want)
 		}
 	}

@@ -229,10 +229,8 @@ func joinWorld(ctx context.Context, ioTimeout time.Duration) (reducer *trainer.R
 	if err = node.Join(ctx); err != nil {
 		return nil, nil, err
 	}
-	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	if _, err := node.WaitForWorld(wctx, world); err != nil {
-		return nil, nil, fmt.Errorf("waiting for %d workers: %w", world, err)
+	if _, err := waitForWorld(ctx, node, world, 2*time.Minute, 10*time.Second, os.Stderr); err != nil {
+		return nil, nil, err
 	}
 	// Reform rather than NewRings(wd): a worker joining a running world
 	// keeps trying, with fresh member views, until the others re-form with

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gomlx/compute/dtypes/bfloat16"
 	"github.com/gomlx/compute/dtypes/float16"
+	"github.com/gomlx/compute/internal/lenssafe" // lens: tail loads that stay inside the slice, see README.lens.md
 )
 
 // -----------------------------------------------------------------------------
@@ -335,7 +336,7 @@ func LoadBFloat16sPart(s []bfloat16.BFloat16) (simd.Float32s, int) {
 	for i := 0; i < n; i++ {
 		buf[i] = s[i].Float32()
 	}
-	v, loaded := simd.LoadFloat32sPart(buf[:n])
+	v, loaded := lenssafe.LoadFloat32sPart(buf[:n])
 	return v, loaded
 }
 
@@ -379,7 +380,7 @@ func LoadFloat16sPart(s []float16.Float16) (simd.Float32s, int) {
 	for i := 0; i < n; i++ {
 		buf[i] = s[i].Float32()
 	}
-	v, loaded := simd.LoadFloat32sPart(buf[:n])
+	v, loaded := lenssafe.LoadFloat32sPart(buf[:n])
 	return v, loaded
 }
 

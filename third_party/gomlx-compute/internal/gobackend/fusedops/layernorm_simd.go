@@ -13,6 +13,7 @@ import (
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/internal/gobackend"
+	"github.com/gomlx/compute/internal/lenssafe" // lens: tail loads that stay inside the slice, see README.lens.md
 )
 
 const PrioritySIMD = gobackend.PriorityTyped + 5
@@ -399,17 +400,17 @@ func simdLayerNormTrailingAxesFloat32(
 			vNorm.Store(outRow[i:])
 		}
 		if i < normSize {
-			vIn, _ := simd.LoadFloat32sPart(row[i:])
+			vIn, _ := lenssafe.LoadFloat32sPart(row[i:])
 			vNorm := vIn.Sub(vMean).Mul(vInvStd)
 			if gammaData != nil && betaData != nil {
-				vG, _ := simd.LoadFloat32sPart(gammaData[i:])
-				vB, _ := simd.LoadFloat32sPart(betaData[i:])
+				vG, _ := lenssafe.LoadFloat32sPart(gammaData[i:])
+				vB, _ := lenssafe.LoadFloat32sPart(betaData[i:])
 				vNorm = vNorm.MulAdd(vG, vB)
 			} else if gammaData != nil {
-				vG, _ := simd.LoadFloat32sPart(gammaData[i:])
+				vG, _ := lenssafe.LoadFloat32sPart(gammaData[i:])
 				vNorm = vNorm.Mul(vG)
 			} else if betaData != nil {
-				vB, _ := simd.LoadFloat32sPart(betaData[i:])
+				vB, _ := lenssafe.LoadFloat32sPart(betaData[i:])
 				vNorm = vNorm.Add(vB)
 			}
 			vNorm.StorePart(outRow[i:])
@@ -586,17 +587,17 @@ func simdLayerNormTrailingAxesFloat64(
 			vNorm.Store(outRow[i:])
 		}
 		if i < normSize {
-			vIn, _ := simd.LoadFloat64sPart(row[i:])
+			vIn, _ := lenssafe.LoadFloat64sPart(row[i:])
 			vNorm := vIn.Sub(vMean).Mul(vInvStd)
 			if gammaData != nil && betaData != nil {
-				vG, _ := simd.LoadFloat64sPart(gammaData[i:])
-				vB, _ := simd.LoadFloat64sPart(betaData[i:])
+				vG, _ := lenssafe.LoadFloat64sPart(gammaData[i:])
+				vB, _ := lenssafe.LoadFloat64sPart(betaData[i:])
 				vNorm = vNorm.MulAdd(vG, vB)
 			} else if gammaData != nil {
-				vG, _ := simd.LoadFloat64sPart(gammaData[i:])
+				vG, _ := lenssafe.LoadFloat64sPart(gammaData[i:])
 				vNorm = vNorm.Mul(vG)
 			} else if betaData != nil {
-				vB, _ := simd.LoadFloat64sPart(betaData[i:])
+				vB, _ := lenssafe.LoadFloat64sPart(betaData[i:])
 				vNorm = vNorm.Add(vB)
 			}
 			vNorm.StorePart(outRow[i:])

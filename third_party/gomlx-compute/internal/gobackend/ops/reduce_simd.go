@@ -13,6 +13,7 @@ import (
 	"github.com/gomlx/compute/dtypes/bfloat16"
 	"github.com/gomlx/compute/dtypes/float16"
 	"github.com/gomlx/compute/internal/gobackend"
+	"github.com/gomlx/compute/internal/lenssafe" // lens: tail loads that stay inside the slice, see README.lens.md
 	"github.com/gomlx/compute/support/sets"
 )
 
@@ -153,8 +154,8 @@ func simdReduceLeadingSumFloat32(in, out []float32, A, B int) {
 			vOut.Add(vIn).Store(out[i:])
 		}
 		if i < B {
-			vOut, _ := simd.LoadFloat32sPart(out[i:B])
-			vIn, _ := simd.LoadFloat32sPart(in[off+i : off+B])
+			vOut, _ := lenssafe.LoadFloat32sPart(out[i:B])
+			vIn, _ := lenssafe.LoadFloat32sPart(in[off+i : off+B])
 			vOut.Add(vIn).StorePart(out[i:B])
 		}
 	}
@@ -187,7 +188,7 @@ func simdReduceTrailingSumFloat32(in []float32, out []float32, A, B int, dtype d
 			continue
 		}
 		if B < vLen {
-			v, _ := simd.LoadFloat32sPart(row)
+			v, _ := lenssafe.LoadFloat32sPart(row)
 			v.Store(tmp)
 			res := tmp[0]
 			for _, v := range tmp[1:B] {
@@ -303,8 +304,8 @@ func simdReduceLeadingMaxFloat32(in, out []float32, A, B int) {
 			vOut.Max(vIn).Store(out[i:])
 		}
 		if i < B {
-			vOut, _ := simd.LoadFloat32sPart(out[i:B])
-			vIn, _ := simd.LoadFloat32sPart(in[off+i : off+B])
+			vOut, _ := lenssafe.LoadFloat32sPart(out[i:B])
+			vIn, _ := lenssafe.LoadFloat32sPart(in[off+i : off+B])
 			vOut.Max(vIn).StorePart(out[i:B])
 		}
 	}
@@ -337,7 +338,7 @@ func simdReduceTrailingMaxFloat32(in []float32, out []float32, A, B int, dtype d
 			continue
 		}
 		if B < vLen {
-			v, _ := simd.LoadFloat32sPart(row)
+			v, _ := lenssafe.LoadFloat32sPart(row)
 			v.Store(tmp)
 			res := tmp[0]
 			for _, v := range tmp[1:B] {
@@ -453,8 +454,8 @@ func simdReduceLeadingMinFloat32(in, out []float32, A, B int) {
 			vOut.Min(vIn).Store(out[i:])
 		}
 		if i < B {
-			vOut, _ := simd.LoadFloat32sPart(out[i:B])
-			vIn, _ := simd.LoadFloat32sPart(in[off+i : off+B])
+			vOut, _ := lenssafe.LoadFloat32sPart(out[i:B])
+			vIn, _ := lenssafe.LoadFloat32sPart(in[off+i : off+B])
 			vOut.Min(vIn).StorePart(out[i:B])
 		}
 	}
@@ -487,7 +488,7 @@ func simdReduceTrailingMinFloat32(in []float32, out []float32, A, B int, dtype d
 			continue
 		}
 		if B < vLen {
-			v, _ := simd.LoadFloat32sPart(row)
+			v, _ := lenssafe.LoadFloat32sPart(row)
 			v.Store(tmp)
 			res := tmp[0]
 			for _, v := range tmp[1:B] {
@@ -603,8 +604,8 @@ func simdReduceLeadingProductFloat32(in, out []float32, A, B int) {
 			vOut.Mul(vIn).Store(out[i:])
 		}
 		if i < B {
-			vOut, _ := simd.LoadFloat32sPart(out[i:B])
-			vIn, _ := simd.LoadFloat32sPart(in[off+i : off+B])
+			vOut, _ := lenssafe.LoadFloat32sPart(out[i:B])
+			vIn, _ := lenssafe.LoadFloat32sPart(in[off+i : off+B])
 			vOut.Mul(vIn).StorePart(out[i:B])
 		}
 	}
@@ -637,7 +638,7 @@ func simdReduceTrailingProductFloat32(in []float32, out []float32, A, B int, dty
 			continue
 		}
 		if B < vLen {
-			v, _ := simd.LoadFloat32sPart(row)
+			v, _ := lenssafe.LoadFloat32sPart(row)
 			v.Store(tmp)
 			res := tmp[0]
 			for _, v := range tmp[1:B] {
@@ -753,8 +754,8 @@ func simdReduceLeadingSumFloat64(in, out []float64, A, B int) {
 			vOut.Add(vIn).Store(out[i:])
 		}
 		if i < B {
-			vOut, _ := simd.LoadFloat64sPart(out[i:B])
-			vIn, _ := simd.LoadFloat64sPart(in[off+i : off+B])
+			vOut, _ := lenssafe.LoadFloat64sPart(out[i:B])
+			vIn, _ := lenssafe.LoadFloat64sPart(in[off+i : off+B])
 			vOut.Add(vIn).StorePart(out[i:B])
 		}
 	}
@@ -787,7 +788,7 @@ func simdReduceTrailingSumFloat64(in []float64, out []float64, A, B int, dtype d
 			continue
 		}
 		if B < vLen {
-			v, _ := simd.LoadFloat64sPart(row)
+			v, _ := lenssafe.LoadFloat64sPart(row)
 			v.Store(tmp)
 			res := tmp[0]
 			for _, v := range tmp[1:B] {
@@ -903,8 +904,8 @@ func simdReduceLeadingMaxFloat64(in, out []float64, A, B int) {
 			vOut.Max(vIn).Store(out[i:])
 		}
 		if i < B {
-			vOut, _ := simd.LoadFloat64sPart(out[i:B])
-			vIn, _ := simd.LoadFloat64sPart(in[off+i : off+B])
+			vOut, _ := lenssafe.LoadFloat64sPart(out[i:B])
+			vIn, _ := lenssafe.LoadFloat64sPart(in[off+i : off+B])
 			vOut.Max(vIn).StorePart(out[i:B])
 		}
 	}
@@ -937,7 +938,7 @@ func simdReduceTrailingMaxFloat64(in []float64, out []float64, A, B int, dtype d
 			continue
 		}
 		if B < vLen {
-			v, _ := simd.LoadFloat64sPart(row)
+			v, _ := lenssafe.LoadFloat64sPart(row)
 			v.Store(tmp)
 			res := tmp[0]
 			for _, v := range tmp[1:B] {
@@ -1053,8 +1054,8 @@ func simdReduceLeadingMinFloat64(in, out []float64, A, B int) {
 			vOut.Min(vIn).Store(out[i:])
 		}
 		if i < B {
-			vOut, _ := simd.LoadFloat64sPart(out[i:B])
-			vIn, _ := simd.LoadFloat64sPart(in[off+i : off+B])
+			vOut, _ := lenssafe.LoadFloat64sPart(out[i:B])
+			vIn, _ := lenssafe.LoadFloat64sPart(in[off+i : off+B])
 			vOut.Min(vIn).StorePart(out[i:B])
 		}
 	}
@@ -1087,7 +1088,7 @@ func simdReduceTrailingMinFloat64(in []float64, out []float64, A, B int, dtype d
 			continue
 		}
 		if B < vLen {
-			v, _ := simd.LoadFloat64sPart(row)
+			v, _ := lenssafe.LoadFloat64sPart(row)
 			v.Store(tmp)
 			res := tmp[0]
 			for _, v := range tmp[1:B] {
@@ -1203,8 +1204,8 @@ func simdReduceLeadingProductFloat64(in, out []float64, A, B int) {
 			vOut.Mul(vIn).Store(out[i:])
 		}
 		if i < B {
-			vOut, _ := simd.LoadFloat64sPart(out[i:B])
-			vIn, _ := simd.LoadFloat64sPart(in[off+i : off+B])
+			vOut, _ := lenssafe.LoadFloat64sPart(out[i:B])
+			vIn, _ := lenssafe.LoadFloat64sPart(in[off+i : off+B])
 			vOut.Mul(vIn).StorePart(out[i:B])
 		}
 	}
@@ -1237,7 +1238,7 @@ func simdReduceTrailingProductFloat64(in []float64, out []float64, A, B int, dty
 			continue
 		}
 		if B < vLen {
-			v, _ := simd.LoadFloat64sPart(row)
+			v, _ := lenssafe.LoadFloat64sPart(row)
 			v.Store(tmp)
 			res := tmp[0]
 			for _, v := range tmp[1:B] {
@@ -1353,8 +1354,8 @@ func simdReduceLeadingSumInt32(in, out []int32, A, B int) {
 			vOut.Add(vIn).Store(out[i:])
 		}
 		if i < B {
-			vOut, _ := simd.LoadInt32sPart(out[i:B])
-			vIn, _ := simd.LoadInt32sPart(in[off+i : off+B])
+			vOut, _ := lenssafe.LoadInt32sPart(out[i:B])
+			vIn, _ := lenssafe.LoadInt32sPart(in[off+i : off+B])
 			vOut.Add(vIn).StorePart(out[i:B])
 		}
 	}
@@ -1387,7 +1388,7 @@ func simdReduceTrailingSumInt32(in []int32, out []int32, A, B int, dtype dtypes.
 			continue
 		}
 		if B < vLen {
-			v, _ := simd.LoadInt32sPart(row)
+			v, _ := lenssafe.LoadInt32sPart(row)
 			v.Store(tmp)
 			res := tmp[0]
 			for _, v := range tmp[1:B] {
@@ -1503,8 +1504,8 @@ func simdReduceLeadingMaxInt32(in, out []int32, A, B int) {
 			vOut.Max(vIn).Store(out[i:])
 		}
 		if i < B {
-			vOut, _ := simd.LoadInt32sPart(out[i:B])
-			vIn, _ := simd.LoadInt32sPart(in[off+i : off+B])
+			vOut, _ := lenssafe.LoadInt32sPart(out[i:B])
+			vIn, _ := lenssafe.LoadInt32sPart(in[off+i : off+B])
 			vOut.Max(vIn).StorePart(out[i:B])
 		}
 	}
@@ -1537,7 +1538,7 @@ func simdReduceTrailingMaxInt32(in []int32, out []int32, A, B int, dtype dtypes.
 			continue
 		}
 		if B < vLen {
-			v, _ := simd.LoadInt32sPart(row)
+			v, _ := lenssafe.LoadInt32sPart(row)
 			v.Store(tmp)
 			res := tmp[0]
 			for _, v := range tmp[1:B] {
@@ -1653,8 +1654,8 @@ func simdReduceLeadingMinInt32(in, out []int32, A, B int) {
 			vOut.Min(vIn).Store(out[i:])
 		}
 		if i < B {
-			vOut, _ := simd.LoadInt32sPart(out[i:B])
-			vIn, _ := simd.LoadInt32sPart(in[off+i : off+B])
+			vOut, _ := lenssafe.LoadInt32sPart(out[i:B])
+			vIn, _ := lenssafe.LoadInt32sPart(in[off+i : off+B])
 			vOut.Min(vIn).StorePart(out[i:B])
 		}
 	}
@@ -1687,7 +1688,7 @@ func simdReduceTrailingMinInt32(in []int32, out []int32, A, B int, dtype dtypes.
 			continue
 		}
 		if B < vLen {
-			v, _ := simd.LoadInt32sPart(row)
+			v, _ := lenssafe.LoadInt32sPart(row)
 			v.Store(tmp)
 			res := tmp[0]
 			for _, v := range tmp[1:B] {
@@ -1803,8 +1804,8 @@ func simdReduceLeadingProductInt32(in, out []int32, A, B int) {
 			vOut.Mul(vIn).Store(out[i:])
 		}
 		if i < B {
-			vOut, _ := simd.LoadInt32sPart(out[i:B])
-			vIn, _ := simd.LoadInt32sPart(in[off+i : off+B])
+			vOut, _ := lenssafe.LoadInt32sPart(out[i:B])
+			vIn, _ := lenssafe.LoadInt32sPart(in[off+i : off+B])
 			vOut.Mul(vIn).StorePart(out[i:B])
 		}
 	}
@@ -1837,7 +1838,7 @@ func simdReduceTrailingProductInt32(in []int32, out []int32, A, B int, dtype dty
 			continue
 		}
 		if B < vLen {
-			v, _ := simd.LoadInt32sPart(row)
+			v, _ := lenssafe.LoadInt32sPart(row)
 			v.Store(tmp)
 			res := tmp[0]
 			for _, v := range tmp[1:B] {
@@ -1953,8 +1954,8 @@ func simdReduceLeadingSumUint32(in, out []uint32, A, B int) {
 			vOut.Add(vIn).Store(out[i:])
 		}
 		if i < B {
-			vOut, _ := simd.LoadUint32sPart(out[i:B])
-			vIn, _ := simd.LoadUint32sPart(in[off+i : off+B])
+			vOut, _ := lenssafe.LoadUint32sPart(out[i:B])
+			vIn, _ := lenssafe.LoadUint32sPart(in[off+i : off+B])
 			vOut.Add(vIn).StorePart(out[i:B])
 		}
 	}
@@ -1987,7 +1988,7 @@ func simdReduceTrailingSumUint32(in []uint32, out []uint32, A, B int, dtype dtyp
 			continue
 		}
 		if B < vLen {
-			v, _ := simd.LoadUint32sPart(row)
+			v, _ := lenssafe.LoadUint32sPart(row)
 			v.Store(tmp)
 			res := tmp[0]
 			for _, v := range tmp[1:B] {
@@ -2124,7 +2125,7 @@ func simdReduceTrailingSumInt64(in, out []int64, A, B int, dtype dtypes.DType) {
 			continue
 		}
 		if B < vLen {
-			v, _ := simd.LoadInt64sPart(row)
+			v, _ := lenssafe.LoadInt64sPart(row)
 			v.Store(tmp)
 			res := tmp[0]
 			for _, val := range tmp[1:B] {
@@ -2261,7 +2262,7 @@ func simdReduceTrailingSumUint64(in, out []uint64, A, B int, dtype dtypes.DType)
 			continue
 		}
 		if B < vLen {
-			v, _ := simd.LoadUint64sPart(row)
+			v, _ := lenssafe.LoadUint64sPart(row)
 			v.Store(tmp)
 			res := tmp[0]
 			for _, val := range tmp[1:B] {
@@ -2377,8 +2378,8 @@ func simdReduceLeadingMaxUint32(in, out []uint32, A, B int) {
 			vOut.Max(vIn).Store(out[i:])
 		}
 		if i < B {
-			vOut, _ := simd.LoadUint32sPart(out[i:B])
-			vIn, _ := simd.LoadUint32sPart(in[off+i : off+B])
+			vOut, _ := lenssafe.LoadUint32sPart(out[i:B])
+			vIn, _ := lenssafe.LoadUint32sPart(in[off+i : off+B])
 			vOut.Max(vIn).StorePart(out[i:B])
 		}
 	}
@@ -2411,7 +2412,7 @@ func simdReduceTrailingMaxUint32(in []uint32, out []uint32, A, B int, dtype dtyp
 			continue
 		}
 		if B < vLen {
-			v, _ := simd.LoadUint32sPart(row)
+			v, _ := lenssafe.LoadUint32sPart(row)
 			v.Store(tmp)
 			res := tmp[0]
 			for _, v := range tmp[1:B] {
@@ -2527,8 +2528,8 @@ func simdReduceLeadingMinUint32(in, out []uint32, A, B int) {
 			vOut.Min(vIn).Store(out[i:])
 		}
 		if i < B {
-			vOut, _ := simd.LoadUint32sPart(out[i:B])
-			vIn, _ := simd.LoadUint32sPart(in[off+i : off+B])
+			vOut, _ := lenssafe.LoadUint32sPart(out[i:B])
+			vIn, _ := lenssafe.LoadUint32sPart(in[off+i : off+B])
 			vOut.Min(vIn).StorePart(out[i:B])
 		}
 	}
@@ -2561,7 +2562,7 @@ func simdReduceTrailingMinUint32(in []uint32, out []uint32, A, B int, dtype dtyp
 			continue
 		}
 		if B < vLen {
-			v, _ := simd.LoadUint32sPart(row)
+			v, _ := lenssafe.LoadUint32sPart(row)
 			v.Store(tmp)
 			res := tmp[0]
 			for _, v := range tmp[1:B] {
@@ -2677,8 +2678,8 @@ func simdReduceLeadingProductUint32(in, out []uint32, A, B int) {
 			vOut.Mul(vIn).Store(out[i:])
 		}
 		if i < B {
-			vOut, _ := simd.LoadUint32sPart(out[i:B])
-			vIn, _ := simd.LoadUint32sPart(in[off+i : off+B])
+			vOut, _ := lenssafe.LoadUint32sPart(out[i:B])
+			vIn, _ := lenssafe.LoadUint32sPart(in[off+i : off+B])
 			vOut.Mul(vIn).StorePart(out[i:B])
 		}
 	}
@@ -2711,7 +2712,7 @@ func simdReduceTrailingProductUint32(in []uint32, out []uint32, A, B int, dtype 
 			continue
 		}
 		if B < vLen {
-			v, _ := simd.LoadUint32sPart(row)
+			v, _ := lenssafe.LoadUint32sPart(row)
 			v.Store(tmp)
 			res := tmp[0]
 			for _, v := range tmp[1:B] {

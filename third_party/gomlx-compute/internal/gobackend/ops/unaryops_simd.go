@@ -12,6 +12,7 @@ import (
 	"github.com/gomlx/compute/dtypes/bfloat16"
 	"github.com/gomlx/compute/dtypes/float16"
 	"github.com/gomlx/compute/internal/gobackend"
+	"github.com/gomlx/compute/internal/lenssafe" // lens: tail loads that stay inside the slice, see README.lens.md
 	"github.com/gomlx/compute/support/simdmath"
 )
 
@@ -39,7 +40,7 @@ func simdUnaryFloat32(in, out []float32, fn func(simd.Float32s) simd.Float32s) {
 		fn(v).Store(out[i:])
 	}
 	if i < len(out) {
-		v, _ := simd.LoadFloat32sPart(in[i:])
+		v, _ := lenssafe.LoadFloat32sPart(in[i:])
 		fn(v).StorePart(out[i:])
 	}
 }
@@ -56,7 +57,7 @@ func simdSignFloat32(in, out []float32) {
 		res.Store(out[i:])
 	}
 	if i < len(out) {
-		v, _ := simd.LoadFloat32sPart(in[i:])
+		v, _ := lenssafe.LoadFloat32sPart(in[i:])
 		res := vPosOne.IfElse(v.Greater(vZero), vNegOne.IfElse(v.Less(vZero), vZero))
 		res.StorePart(out[i:])
 	}
@@ -74,7 +75,7 @@ func simdUnaryFloat64(in, out []float64, fn func(simd.Float64s) simd.Float64s) {
 		fn(v).Store(out[i:])
 	}
 	if i < len(out) {
-		v, _ := simd.LoadFloat64sPart(in[i:])
+		v, _ := lenssafe.LoadFloat64sPart(in[i:])
 		fn(v).StorePart(out[i:])
 	}
 }
@@ -91,7 +92,7 @@ func simdSignFloat64(in, out []float64) {
 		res.Store(out[i:])
 	}
 	if i < len(out) {
-		v, _ := simd.LoadFloat64sPart(in[i:])
+		v, _ := lenssafe.LoadFloat64sPart(in[i:])
 		res := vPosOne.IfElse(v.Greater(vZero), vNegOne.IfElse(v.Less(vZero), vZero))
 		res.StorePart(out[i:])
 	}
@@ -152,7 +153,7 @@ func simdAbsInt32(in, out []int32) {
 		simd.LoadInt32s(in[i:]).Abs().Store(out[i:])
 	}
 	if i < len(out) {
-		v, _ := simd.LoadInt32sPart(in[i:])
+		v, _ := lenssafe.LoadInt32sPart(in[i:])
 		v.Abs().StorePart(out[i:])
 	}
 }
@@ -164,7 +165,7 @@ func simdNegInt32(in, out []int32) {
 		simd.LoadInt32s(in[i:]).Neg().Store(out[i:])
 	}
 	if i < len(out) {
-		v, _ := simd.LoadInt32sPart(in[i:])
+		v, _ := lenssafe.LoadInt32sPart(in[i:])
 		v.Neg().StorePart(out[i:])
 	}
 }
@@ -176,7 +177,7 @@ func simdNegInt64(in, out []int64) {
 		simd.LoadInt64s(in[i:]).Neg().Store(out[i:])
 	}
 	if i < len(out) {
-		v, _ := simd.LoadInt64sPart(in[i:])
+		v, _ := lenssafe.LoadInt64sPart(in[i:])
 		v.Neg().StorePart(out[i:])
 	}
 }
@@ -193,7 +194,7 @@ func simdSignInt32(in, out []int32) {
 		res.Store(out[i:])
 	}
 	if i < len(out) {
-		v, _ := simd.LoadInt32sPart(in[i:])
+		v, _ := lenssafe.LoadInt32sPart(in[i:])
 		res := vPosOne.IfElse(v.Greater(vZero), vNegOne.IfElse(v.Less(vZero), vZero))
 		res.StorePart(out[i:])
 	}
@@ -211,7 +212,7 @@ func simdSignInt64(in, out []int64) {
 		res.Store(out[i:])
 	}
 	if i < len(out) {
-		v, _ := simd.LoadInt64sPart(in[i:])
+		v, _ := lenssafe.LoadInt64sPart(in[i:])
 		res := vPosOne.IfElse(v.Greater(vZero), vNegOne.IfElse(v.Less(vZero), vZero))
 		res.StorePart(out[i:])
 	}

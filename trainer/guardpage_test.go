@@ -55,39 +55,39 @@ const (
 	guardCols = 19
 )
 
-func positive(i int) float64 { return 0.5 + float64((i*7)%11)*0.25 } // in [0.5, 3]
-func signed(i int) float64   { return float64((i*5)%13) - 6 }        // small integers in [-6, 6]
-func small(i int) float64    { return float64(1 + (i*3)%7) }         // integers in [1, 7]
+func guardPositive(i int) float64 { return 0.5 + float64((i*7)%11)*0.25 } // in [0.5, 3]
+func guardSigned(i int) float64   { return float64((i*5)%13) - 6 }        // small integers in [-6, 6]
+func guardSmall(i int) float64    { return float64(1 + (i*3)%7) }         // integers in [1, 7]
 
-func in1(dt dtypes.DType, v func(int) float64) guardInput {
+func guardIn1(dt dtypes.DType, v func(int) float64) guardInput {
 	return guardInput{shapes.Make(dt, guardN), v}
 }
 
-func in2(dt dtypes.DType, v func(int) float64) guardInput {
+func guardIn2(dt dtypes.DType, v func(int) float64) guardInput {
 	return guardInput{shapes.Make(dt, guardRows, guardCols), v}
 }
 
-func unaryCase(name string, dt dtypes.DType, v func(int) float64,
+func guardUnary(name string, dt dtypes.DType, v func(int) float64,
 	op func(f compute.Function, x compute.Value) (compute.Value, error)) guardCase {
-	return guardCase{name + "/" + dt.String(), []guardInput{in1(dt, v)},
+	return guardCase{name + "/" + dt.String(), []guardInput{guardIn1(dt, v)},
 		func(f compute.Function, in []compute.Value) (compute.Value, error) { return op(f, in[0]) }}
 }
 
-func binaryCase(name string, dt dtypes.DType, v func(int) float64,
+func guardBinary(name string, dt dtypes.DType, v func(int) float64,
 	op func(f compute.Function, x, y compute.Value) (compute.Value, error)) guardCase {
-	return guardCase{name + "/" + dt.String(), []guardInput{in1(dt, v), in1(dt, v)},
+	return guardCase{name + "/" + dt.String(), []guardInput{guardIn1(dt, v), guardIn1(dt, v)},
 		func(f compute.Function, in []compute.Value) (compute.Value, error) { return op(f, in[0], in[1]) }}
 }
 
 // scatterCase scatters updates[k, cols] into operand[rows, cols] at rows given by indices[k, 1].
 // With cols = 2 it is the shape of issue 13's crash (a 2-element slice at the end of a page).
-func scatterCase(name string, dt dtypes.DType, rows, cols, k int, useMax bool) guardCase {
+func guardScatter(name string, dt dtypes.DType, rows, cols, k int, useMax bool) guardCase {
 	return guardCase{
 		name: fmt.Sprintf("%s-%dx%d/%s", name, rows, cols, dt),
 		inputs: []guardInput{
-			{shapes.Make(dt, rows, cols), small},
+			{shapes.Make(dt, rows, cols), guardSmall},
 			{shapes.Make(dtypes.Int32, k, 1), func(i int) float64 { return float64((i*2 + 1) % rows) }},
-			{shapes.Make(dt, k, cols), small},
+			{shapes.Make(dt, k, cols), guardSmall},
 		},
 		build: func(f compute.Function, in []compute.Value) (compute.Value, error) {
 			scatter := f.ScatterSum
@@ -99,18 +99,18 @@ func scatterCase(name string, dt dtypes.DType, rows, cols, k int, useMax bool) g
 	}
 }
 
-func reduceCases(dt dtypes.DType) []guardCase {
+func guardReduces(dt dtypes.DType) []guardCase {
 	var cases []guardCase
 	for _, r := range []struct {
 		name string
 		axes []int
 	}{{"trailing", []int{1}}, {"leading", []int{0}}, {"all", []int{0, 1}}} {
 		cases = append(cases,
-			guardCase{"ReduceSum-" + r.name + "/" + dt.String(), []guardInput{in2(dt, small)},
+			guardCase{"ReduceSum-" + r.name + "/" + dt.String(), []guardInput{guardIn2(dt, guardSmall)},
 				func(f compute.Function, in []compute.Value) (compute.Value, error) {
 					return f.ReduceSum(in[0], r.axes...)
 				}},
-			guardCase{"ReduceMax-" + r.name + "/" + dt.String(), []guardInput{in2(dt, small)},
+			guardCase{"ReduceMax-" + r.name + "/" + dt.String(), []guardInput{guardIn2(dt, guardSmall)},
 				func(f compute.Function, in []compute.Value) (compute.Value, error) {
 					return f.ReduceMax(in[0], r.axes...)
 				}})
@@ -125,21 +125,21 @@ func reduceCases(dt dtypes.DType) []guardCase {
 func guardCases() []guardCase {
 	f32 := dtypes.Float32
 	cases := []guardCase{
-		binaryCase("Add", f32, positive, compute.Function.Add),
-		binaryCase("Sub", f32, positive, compute.Function.Sub),
-		binaryCase("Mul", f32, positive, compute.Function.Mul),
-		binaryCase("Div", f32, positive, compute.Function.Div),
-		binaryCase("Max", f32, signed, compute.Function.Max),
-		binaryCase("Min", f32, signed, compute.Function.Min),
-		binaryCase("Pow", f32, positive, compute.Function.Pow),
-		unaryCase("MulScalar", f32, positive, func(f compute.Function, x compute.Value) (compute.Value, error) {
+		guardBinary("Add", f32, guardPositive, compute.Function.Add),
+		guardBinary("Sub", f32, guardPositive, compute.Function.Sub),
+		guardBinary("Mul", f32, guardPositive, compute.Function.Mul),
+		guardBinary("Div", f32, guardPositive, compute.Function.Div),
+		guardBinary("Max", f32, guardSigned, compute.Function.Max),
+		guardBinary("Min", f32, guardSigned, compute.Function.Min),
+		guardBinary("Pow", f32, guardPositive, compute.Function.Pow),
+		guardUnary("MulScalar", f32, guardPositive, func(f compute.Function, x compute.Value) (compute.Value, error) {
 			c, err := f.Constant([]float32{1.5})
 			if err != nil {
 				return nil, err
 			}
 			return f.Mul(x, c)
 		}),
-		{"AddRowBroadcast/float32", []guardInput{in2(f32, positive), {shapes.Make(f32, guardCols), positive}},
+		{"AddRowBroadcast/Float32", []guardInput{guardIn2(f32, guardPositive), {shapes.Make(f32, guardCols), guardPositive}},
 			func(f compute.Function, in []compute.Value) (compute.Value, error) {
 				b, err := f.BroadcastInDim(in[1], shapes.Make(f32, guardRows, guardCols), []int{1})
 				if err != nil {
@@ -147,7 +147,7 @@ func guardCases() []guardCase {
 				}
 				return f.Add(in[0], b)
 			}},
-		{"Where/float32", []guardInput{in1(f32, signed), in1(f32, positive)},
+		{"Where/Float32", []guardInput{guardIn1(f32, guardSigned), guardIn1(f32, guardPositive)},
 			func(f compute.Function, in []compute.Value) (compute.Value, error) {
 				cond, err := f.GreaterThan(in[0], in[1])
 				if err != nil {
@@ -155,77 +155,77 @@ func guardCases() []guardCase {
 				}
 				return f.Where(cond, in[0], in[1])
 			}},
-		unaryCase("Exp", f32, signed, compute.Function.Exp),
-		unaryCase("Log", f32, positive, compute.Function.Log),
-		unaryCase("Log1p", f32, positive, compute.Function.Log1p),
-		unaryCase("Tanh", f32, signed, compute.Function.Tanh),
-		unaryCase("Sqrt", f32, positive, compute.Function.Sqrt),
-		unaryCase("Rsqrt", f32, positive, compute.Function.Rsqrt),
-		unaryCase("Logistic", f32, signed, compute.Function.Logistic),
-		unaryCase("Erf", f32, signed, compute.Function.Erf),
-		unaryCase("Abs", f32, signed, compute.Function.Abs),
-		unaryCase("Neg", f32, signed, compute.Function.Neg),
-		unaryCase("Sign", f32, signed, compute.Function.Sign),
-		unaryCase("ConvertToBFloat16", f32, signed, func(f compute.Function, x compute.Value) (compute.Value, error) {
+		guardUnary("Exp", f32, guardSigned, compute.Function.Exp),
+		guardUnary("Log", f32, guardPositive, compute.Function.Log),
+		guardUnary("Log1p", f32, guardPositive, compute.Function.Log1p),
+		guardUnary("Tanh", f32, guardSigned, compute.Function.Tanh),
+		guardUnary("Sqrt", f32, guardPositive, compute.Function.Sqrt),
+		guardUnary("Rsqrt", f32, guardPositive, compute.Function.Rsqrt),
+		guardUnary("Logistic", f32, guardSigned, compute.Function.Logistic),
+		guardUnary("Erf", f32, guardSigned, compute.Function.Erf),
+		guardUnary("Abs", f32, guardSigned, compute.Function.Abs),
+		guardUnary("Neg", f32, guardSigned, compute.Function.Neg),
+		guardUnary("Sign", f32, guardSigned, compute.Function.Sign),
+		guardUnary("ConvertToBFloat16", f32, guardSigned, func(f compute.Function, x compute.Value) (compute.Value, error) {
 			return f.ConvertDType(x, dtypes.BFloat16)
 		}),
-		{"Softmax/float32", []guardInput{in2(f32, signed)},
+		{"Softmax/Float32", []guardInput{guardIn2(f32, guardSigned)},
 			func(f compute.Function, in []compute.Value) (compute.Value, error) { return f.FusedSoftmax(in[0], 1) }},
-		{"LayerNorm/float32", []guardInput{in2(f32, signed), {shapes.Make(f32, guardCols), positive}, {shapes.Make(f32, guardCols), signed}},
+		{"LayerNorm/Float32", []guardInput{guardIn2(f32, guardSigned), {shapes.Make(f32, guardCols), guardPositive}, {shapes.Make(f32, guardCols), guardSigned}},
 			func(f compute.Function, in []compute.Value) (compute.Value, error) {
 				return f.FusedLayerNorm(in[0], []int{1}, 1e-6, in[1], in[2])
 			}},
-		{"Gather/float32", []guardInput{in2(f32, signed), {shapes.Make(dtypes.Int32, 4, 1), func(i int) float64 { return float64((i + 2) % guardRows) }}},
+		{"Gather/Float32", []guardInput{guardIn2(f32, guardSigned), {shapes.Make(dtypes.Int32, 4, 1), func(i int) float64 { return float64((i + 2) % guardRows) }}},
 			func(f compute.Function, in []compute.Value) (compute.Value, error) {
 				return f.Gather(in[0], in[1], 1, []int{1}, []int{0}, []int{0}, []int{1, guardCols}, false)
 			}},
-		{"DotGeneral/float32", []guardInput{in2(f32, signed), {shapes.Make(f32, guardCols, 21), positive}},
+		{"DotGeneral/Float32", []guardInput{guardIn2(f32, guardSigned), {shapes.Make(f32, guardCols, 21), guardPositive}},
 			func(f compute.Function, in []compute.Value) (compute.Value, error) {
 				return f.DotGeneral(in[0], []int{1}, nil, in[1], []int{0}, nil, compute.DotGeneralConfig{})
 			}},
-		scatterCase("ScatterSum", f32, 5, 2, 3, false),
-		scatterCase("ScatterSum", f32, 4, guardCols, 3, false),
-		scatterCase("ScatterMax", f32, 4, guardCols, 3, true),
+		guardScatter("ScatterSum", f32, 5, 2, 3, false),
+		guardScatter("ScatterSum", f32, 4, guardCols, 3, false),
+		guardScatter("ScatterMax", f32, 4, guardCols, 3, true),
 	}
 	for _, act := range []compute.ActivationType{compute.ActivationGelu, compute.ActivationGeluApproximate,
 		compute.ActivationRelu, compute.ActivationSigmoid, compute.ActivationSilu, compute.ActivationTanh} {
 		cfg := compute.ActivationConfig{Type: act}
 		cases = append(cases,
-			unaryCase("Activation-"+act.String(), f32, signed, func(f compute.Function, x compute.Value) (compute.Value, error) {
+			guardUnary("Activation-"+act.String(), f32, guardSigned, func(f compute.Function, x compute.Value) (compute.Value, error) {
 				return f.FusedActivation(x, cfg)
 			}),
-			guardCase{"ActivationVJP-" + act.String() + "/float32", []guardInput{in1(f32, signed), in1(f32, signed), in1(f32, positive)},
+			guardCase{"ActivationVJP-" + act.String() + "/Float32", []guardInput{guardIn1(f32, guardSigned), guardIn1(f32, guardSigned), guardIn1(f32, guardPositive)},
 				func(f compute.Function, in []compute.Value) (compute.Value, error) {
 					return f.FusedActivationVJP(in[0], in[1], in[2], cfg)
 				}})
 	}
-	cases = append(cases, reduceCases(f32)...)
+	cases = append(cases, guardReduces(f32)...)
 
 	// Other dtypes with partial-vector kernels: the float ones run the trainer's math, the
 	// integer ones its index arithmetic.
 	for _, dt := range []dtypes.DType{dtypes.Float64, dtypes.BFloat16, dtypes.Float16} {
 		cases = append(cases,
-			binaryCase("Add", dt, positive, compute.Function.Add),
-			binaryCase("Sub", dt, positive, compute.Function.Sub),
-			binaryCase("Mul", dt, positive, compute.Function.Mul),
-			binaryCase("Div", dt, positive, compute.Function.Div),
-			binaryCase("Max", dt, signed, compute.Function.Max),
-			unaryCase("Exp", dt, signed, compute.Function.Exp),
-			unaryCase("Tanh", dt, signed, compute.Function.Tanh),
-			unaryCase("Sqrt", dt, positive, compute.Function.Sqrt),
-			scatterCase("ScatterSum", dt, 5, 2, 3, false),
+			guardBinary("Add", dt, guardPositive, compute.Function.Add),
+			guardBinary("Sub", dt, guardPositive, compute.Function.Sub),
+			guardBinary("Mul", dt, guardPositive, compute.Function.Mul),
+			guardBinary("Div", dt, guardPositive, compute.Function.Div),
+			guardBinary("Max", dt, guardSigned, compute.Function.Max),
+			guardUnary("Exp", dt, guardSigned, compute.Function.Exp),
+			guardUnary("Tanh", dt, guardSigned, compute.Function.Tanh),
+			guardUnary("Sqrt", dt, guardPositive, compute.Function.Sqrt),
+			guardScatter("ScatterSum", dt, 5, 2, 3, false),
 		)
-		cases = append(cases, reduceCases(dt)...)
+		cases = append(cases, guardReduces(dt)...)
 	}
 	for _, dt := range []dtypes.DType{dtypes.Int32, dtypes.Int64, dtypes.Uint32, dtypes.Uint64} {
 		cases = append(cases,
-			binaryCase("Add", dt, small, compute.Function.Add),
-			binaryCase("Sub", dt, small, compute.Function.Sub),
-			binaryCase("Mul", dt, small, compute.Function.Mul),
-			binaryCase("Max", dt, small, compute.Function.Max),
-			scatterCase("ScatterSum", dt, 5, 2, 3, false),
+			guardBinary("Add", dt, guardSmall, compute.Function.Add),
+			guardBinary("Sub", dt, guardSmall, compute.Function.Sub),
+			guardBinary("Mul", dt, guardSmall, compute.Function.Mul),
+			guardBinary("Max", dt, guardSmall, compute.Function.Max),
+			guardScatter("ScatterSum", dt, 5, 2, 3, false),
 		)
-		cases = append(cases, reduceCases(dt)...)
+		cases = append(cases, guardReduces(dt)...)
 	}
 	return cases
 }
@@ -245,7 +245,7 @@ func TestGuardPage(t *testing.T) {
 		out, err := runGuardChild(guardControlCase)
 		if err == nil || !bytes.Contains(out, []byte("fault")) {
 			t.Fatalf("reading past a guard buffer did not fault (err=%v); the guard page does not work, so the other cases prove nothing:\n%s",
-				err, childExcerpt(out))
+				err, guardChildExcerpt(out))
 		}
 	})
 	for _, c := range guardCases() {
@@ -253,7 +253,7 @@ func TestGuardPage(t *testing.T) {
 			out, err := runGuardChild(c.name)
 			if err != nil {
 				t.Errorf("%s with inputs ending at a PROT_NONE page: child %v (a fault means a kernel read past its buffer, see docs/simd-guard.md):\n%s",
-					c.name, err, childExcerpt(out))
+					c.name, err, guardChildExcerpt(out))
 			}
 		})
 	}
@@ -270,10 +270,10 @@ func runGuardChild(name string) ([]byte, error) {
 	return cmd.CombinedOutput()
 }
 
-// childExcerpt returns the part of a child's output worth reading: from the fault message, the
+// guardChildExcerpt returns the part of a child's output worth reading: from the fault message, the
 // faulting goroutine's first frames (the goroutine dump that follows is left out); else the
 // output's last lines.
-func childExcerpt(out []byte) string {
+func guardChildExcerpt(out []byte) string {
 	const n = 24
 	text := string(out)
 	if i := strings.Index(text, "unexpected fault address"); i >= 0 {

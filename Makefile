@@ -29,6 +29,7 @@ test: build
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 40m ./...
+	cd third_party/gomlx-compute && $(GO) test -count=1 -run GuardPage ./internal/lenssafe/
 	$(MAKE) fuzz
 
 fuzz:

@@ -50,3 +50,7 @@ require (
 	google.golang.org/protobuf v1.36.12 // indirect
 	k8s.io/klog/v2 v2.140.0 // indirect
 )
+
+// lens: patched copy of compute v0.1.14 whose SIMD tail loads never read past a slice
+// (third_party/gomlx-compute/README.lens.md, docs/simd-guard.md).
+replace github.com/gomlx/compute => ./third_party/gomlx-compute

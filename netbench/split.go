@@ -538,16 +538,23 @@ func LoadSplits(c *Corpus, seed uint64) (*Splits, error) {
 		return s, err
 	}
 	if c.Manifest.givenSplits() {
-		return nil, fmt.Errorf("%s: the input gives this corpus a fixed split, not recorded yet: record it with 'lens split %s' (with --registry FILE if the labels are not in the built-in registry): %w",
-			filepath.Join(c.Dir, FixedSplitsName), c.Dir, os.ErrNotExist)
+		return nil, missingSplits(fmt.Sprintf("%s: the input gives this corpus a fixed split, not recorded yet: record it with 'lens split %s' (with --registry FILE if the labels are not in the built-in registry)",
+			filepath.Join(c.Dir, FixedSplitsName), c.Dir))
 	}
 	s, err = readSplits(c, SplitsName(seed))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%s: no split for seed %d: make it with 'lens split --seed %d %s' (a seed never draws a split on its own): %w",
-			filepath.Join(c.Dir, SplitsName(seed)), seed, seed, c.Dir, os.ErrNotExist)
+		return nil, missingSplits(fmt.Sprintf("%s: no split for seed %d: make it with 'lens split --seed %d %s' (a seed never draws a split on its own)",
+			filepath.Join(c.Dir, SplitsName(seed)), seed, seed, c.Dir))
 	}
 	return s, err
 }
+
+// missingSplits is the error of a splits file that does not exist: it says
+// how to make it and is os.ErrNotExist for errors.Is.
+type missingSplits string
+
+func (e missingSplits) Error() string        { return string(e) }
+func (e missingSplits) Is(target error) bool { return target == os.ErrNotExist }
 
 func readSplits(c *Corpus, name string) (*Splits, error) {
 	path := filepath.Join(c.Dir, name)

@@ -129,7 +129,7 @@ long as at least --min-world workers remain (docs/distributed.md).`)
 		return err
 	}
 	if len(examples) == 0 {
-		return fmt.Errorf("%s: no pretraining flows", *corpus)
+		return fmt.Errorf("%s: no pretraining flows in its split (lens split --pretrain train|unlabelled|DIR chooses them)", *corpus)
 	}
 	runDir, rank, world := *out, 0, 1
 	pc := trainer.PretrainConfig{Model: cfg, Masking: pol, Sentinels: bbpe.NumSentinels, Backend: *backend,

@@ -92,7 +92,7 @@ func (b BaselineData) PretrainExamples(n int) ([]baselines.Example, error) {
 	err := b.Corpus.Flows(func(f *netbench.Flow) error {
 		idx := i
 		i++
-		if len(out) < n && idx < len(b.Splits.Assign) && b.Splits.Assign[idx] == netbench.SplitPretrain {
+		if len(out) < n && b.Splits.In(idx, netbench.SplitPretrain) {
 			out = append(out, BaselineExample(f, 0))
 		}
 		return nil

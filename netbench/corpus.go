@@ -35,17 +35,86 @@ type Manifest struct {
 	Flows       int64          `json:"flows"`
 	Skipped     map[string]int `json:"skipped"` // frames or captures left out, by reason
 	Errors      []string       `json:"errors,omitempty"`
-	Sources     []Source       `json:"sources"`
-	Shards      []Shard        `json:"shards"`
+	// Dataset is the dataset of a corpus of one's own captures (lens
+	// ingest --dataset): its classes are the input's folder names and its
+	// registry is the corpus's RegistryName file.
+	Dataset string `json:"dataset,omitempty"`
+	// FlowTable records how frames were grouped into flows.
+	FlowTable FlowTableRecord  `json:"flow_table"`
+	Labels    map[string]int64 `json:"labels,omitempty"` // flows per label
+	Sources   []Source         `json:"sources"`
+	Shards    []Shard          `json:"shards"`
 }
 
-// Source is one input capture.
+// FlowTableRecord is the flow table configuration a corpus was made with.
+type FlowTableRecord struct {
+	IdleTimeout string `json:"idle_timeout"` // a Go duration, or "none"
+	MaxFlows    int    `json:"max_flows"`
+}
+
+func recordFlowTable(cfg FlowTableConfig) FlowTableRecord {
+	cfg = cfg.withDefaults()
+	r := FlowTableRecord{IdleTimeout: cfg.IdleTimeout.String(), MaxFlows: cfg.MaxFlows}
+	if cfg.IdleTimeout < 0 {
+		r.IdleTimeout = "none"
+	}
+	return r
+}
+
+// Source is one input capture (or one file of flows already rendered as
+// text). Its flows are a run of the corpus: a source's flows follow those of
+// the sources before it, Flows of them.
 type Source struct {
-	Path   string `json:"path"`
+	Path string `json:"path"`
+	// Name is how the source's flows name their capture: unique among the
+	// corpus's sources, independent of where the inputs lie.
+	Name   string `json:"name,omitempty"`
 	Label  string `json:"label,omitempty"`
+	Split  string `json:"split,omitempty"` // the split the input gives it (train/, test/ folders; file names)
 	Frames int64  `json:"frames"`
 	Flows  int64  `json:"flows"`
 	Error  string `json:"error,omitempty"`
+}
+
+// name is the source's Name, or its path for corpora made before names.
+func (s *Source) name() string {
+	if s.Name != "" {
+		return s.Name
+	}
+	return filepath.ToSlash(s.Path)
+}
+
+// givenSplits reports whether the corpus's inputs gave some flows a split.
+func (m *Manifest) givenSplits() bool {
+	for i := range m.Sources {
+		if m.Sources[i].Split != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// sourceCursor maps corpus flows, in order, to the index of their source
+// in the manifest (-1 past the sources' flows).
+type sourceCursor struct {
+	srcs []Source
+	i    int
+	left int64
+}
+
+func newSourceCursor(m *Manifest) *sourceCursor { return &sourceCursor{srcs: m.Sources, i: -1} }
+
+func (c *sourceCursor) next() int {
+	for c.left == 0 {
+		if c.i+1 >= len(c.srcs) {
+			c.i = len(c.srcs)
+			return -1
+		}
+		c.i++
+		c.left = c.srcs[c.i].Flows
+	}
+	c.left--
+	return c.i
 }
 
 // Shard is one compressed file of flows (JSON lines, zstd).
@@ -183,12 +252,17 @@ func writeJSONAtomic(path string, v any) error {
 	if err != nil {
 		return err
 	}
+	return writeFileAtomic(path, append(b, '\n'))
+}
+
+// writeFileAtomic writes b to path via a synced temporary file and a rename.
+func writeFileAtomic(path string, b []byte) error {
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(append(b, '\n'))
+	_, err = f.Write(b)
 	if err == nil {
 		err = f.Sync()
 	}

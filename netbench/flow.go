@@ -125,7 +125,9 @@ func appendHexGroups(dst, b []byte) []byte {
 // FlowTableConfig bounds a FlowTable.
 type FlowTableConfig struct {
 	// IdleTimeout flushes a flow that saw no packet for this long (capture
-	// time). 0 means 5 minutes.
+	// time). 0 means DefaultIdleTimeout; NoIdleTimeout (any negative value)
+	// means none: one flow per 5-tuple for the whole capture, as the paper's
+	// SplitCap sessions.
 	IdleTimeout time.Duration
 	// MaxFlows flushes the least recently seen flow beyond this many active
 	// flows. 0 means 1<<16.
@@ -135,6 +137,32 @@ type FlowTableConfig struct {
 	// Datanet read more of each packet in their papers: a documented cut).
 	// A negative RawPackets keeps none.
 	RawPackets, RawBytes int
+}
+
+// DefaultIdleTimeout is the idle timeout of a FlowTableConfig that sets none.
+const DefaultIdleTimeout = 5 * time.Minute
+
+// NoIdleTimeout turns the idle timeout off (FlowTableConfig.IdleTimeout).
+const NoIdleTimeout time.Duration = -1
+
+// withDefaults fills in the zero fields.
+func (cfg FlowTableConfig) withDefaults() FlowTableConfig {
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.IdleTimeout < 0 {
+		cfg.IdleTimeout = NoIdleTimeout
+	}
+	if cfg.MaxFlows <= 0 {
+		cfg.MaxFlows = 1 << 16
+	}
+	if cfg.RawPackets == 0 {
+		cfg.RawPackets = 5
+	}
+	if cfg.RawBytes <= 0 {
+		cfg.RawBytes = 512
+	}
+	return cfg
 }
 
 // FlowTable groups dissected packets of one capture into flows and hands
@@ -163,18 +191,7 @@ type flowEntry struct {
 
 // NewFlowTable returns a table for the frames of one capture.
 func NewFlowTable(cfg FlowTableConfig, capture, label string, emit func(*Flow) error) *FlowTable {
-	if cfg.IdleTimeout <= 0 {
-		cfg.IdleTimeout = 5 * time.Minute
-	}
-	if cfg.MaxFlows <= 0 {
-		cfg.MaxFlows = 1 << 16
-	}
-	if cfg.RawPackets == 0 {
-		cfg.RawPackets = 5
-	}
-	if cfg.RawBytes <= 0 {
-		cfg.RawBytes = 512
-	}
+	cfg = cfg.withDefaults()
 	ft := &FlowTable{cfg: cfg, capture: capture, label: label, emit: emit, active: map[FlowKey]*flowEntry{}}
 	ft.head.prev, ft.head.next = &ft.head, &ft.head
 	return ft
@@ -186,7 +203,7 @@ func (ft *FlowTable) Add(p *dissect.Packet, ts time.Time) error {
 	if !p.HasIP {
 		return nil
 	}
-	if ts.Sub(ft.lastScan) > ft.cfg.IdleTimeout/4 || ts.Before(ft.lastScan) {
+	if ft.cfg.IdleTimeout > 0 && (ts.Sub(ft.lastScan) > ft.cfg.IdleTimeout/4 || ts.Before(ft.lastScan)) {
 		if err := ft.expire(ts); err != nil {
 			return err
 		}

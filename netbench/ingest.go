@@ -33,7 +33,13 @@ type Input struct {
 	// Name is how flows name their capture: the path relative to the
 	// folder that was walked, or the base name of a file named directly, so
 	// that a corpus's content hash does not depend on where its inputs lie.
+	// With several inputs, each name starts with as much of its input's
+	// path as makes it unique among them (ExpandInputs).
 	Name string
+	// Split is the split the input gives the capture: the train/, test/,
+	// val/ or pretrain/ folder it lies in, or the split named in a flow JSON
+	// file's name ("<dataset>_<split>_flow.json"); "" when none.
+	Split string
 }
 
 // captureExts are the file name endings taken when walking a folder.
@@ -50,21 +56,149 @@ func IsCaptureName(name string) bool {
 	return false
 }
 
-// ExpandInputs turns files and folders into inputs, sorted by path. A file
-// named directly is taken as is; a folder is walked for captures, and a
-// capture in a subfolder is labelled with the subfolder's path relative to
-// the root (root/<label>/x.pcap, or root/<dataset>/<class>/x.pcap as
-// `lens synth` writes them: label "<dataset>/<class>").
+// splitFolders are the folder names of a fixed split layout,
+// ROOT/{train,test}/<class>/ with optional val/ and pretrain/.
+var splitFolders = map[string]string{"train": SplitTrain, "test": SplitTest, "val": SplitVal, "pretrain": SplitPretrain}
+
+// splitLayout reports whether folder root holds a fixed split layout: a
+// train/ or test/ subfolder. Then every entry of root must be one of the
+// split folders.
+func splitLayout(root string) (bool, error) {
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		return false, err
+	}
+	layout := false
+	var other []string
+	for _, e := range ents {
+		sp, ok := splitFolders[e.Name()]
+		if e.IsDir() && ok && (sp == SplitTrain || sp == SplitTest) {
+			layout = true
+		}
+		if !e.IsDir() && !(IsCaptureName(e.Name()) || IsTextDataName(e.Name())) {
+			continue // README, MANIFEST.tsv, ...: not data
+		}
+		if !ok || !e.IsDir() {
+			other = append(other, e.Name())
+		}
+	}
+	if layout && len(other) > 0 {
+		return false, fmt.Errorf("%s: holds train/ or test/ beside %s: a fixed split layout holds only the folders train, test, val and pretrain, each with a folder per class", root, strings.Join(other, ", "))
+	}
+	return layout, nil
+}
+
+// textSplit is the split a flow JSON file's name gives
+// ("ISCX-VPN_test_flow.json", "task3_train.jsonl"), or "".
+func textSplit(path string) string {
+	base := strings.ToLower(filepath.Base(path))
+	base = strings.TrimSuffix(strings.TrimSuffix(base, ".jsonl"), ".json")
+	found := ""
+	for _, tok := range strings.FieldsFunc(base, func(r rune) bool { return r == '_' || r == '-' || r == '.' }) {
+		sp := ""
+		switch tok {
+		case "train":
+			sp = SplitTrain
+		case "test":
+			sp = SplitTest
+		case "val", "valid", "validation":
+			sp = SplitVal
+		}
+		if sp != "" {
+			if found != "" && found != sp {
+				return "" // "train_test.json": no single split
+			}
+			found = sp
+		}
+	}
+	return found
+}
+
+// inputPrefixes returns, for each input path, what names of its captures
+// start with: nothing for a single folder (names relative to it) or the
+// base name of a single file; with several inputs, the shortest tail of
+// each input's absolute path that no other input shares, so that captures
+// with the same relative name under two roots get different names.
+func inputPrefixes(paths []string) ([]string, error) {
+	out := make([]string, len(paths))
+	if len(paths) == 1 {
+		if st, err := os.Stat(paths[0]); err == nil && !st.IsDir() {
+			out[0] = filepath.Base(paths[0])
+		}
+		return out, nil
+	}
+	parts := make([][]string, len(paths))
+	seen := map[string]string{}
+	for i, p := range paths {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, err
+		}
+		if q, dup := seen[abs]; dup {
+			return nil, fmt.Errorf("input %s is given twice (as %s and %s)", abs, q, p)
+		}
+		seen[abs] = p
+		parts[i] = strings.Split(strings.Trim(filepath.ToSlash(abs), "/"), "/")
+	}
+	tail := func(i, k int) string {
+		ps := parts[i]
+		if k > len(ps) {
+			k = len(ps)
+		}
+		return strings.Join(ps[len(ps)-k:], "/")
+	}
+	k := make([]int, len(paths))
+	for i := range k {
+		k[i] = 1
+	}
+	for {
+		count := map[string]int{}
+		for i := range paths {
+			count[tail(i, k[i])]++
+		}
+		grew := false
+		for i := range paths {
+			if count[tail(i, k[i])] > 1 && k[i] < len(parts[i]) {
+				k[i]++
+				grew = true
+			}
+		}
+		if !grew {
+			break
+		}
+	}
+	for i := range paths {
+		out[i] = tail(i, k[i])
+	}
+	return out, nil
+}
+
+// ExpandInputs turns files and folders into inputs, sorted by path within
+// each folder. A file named directly is taken as is; a folder is walked for
+// captures, and a capture in a subfolder is labelled with the subfolder's
+// path relative to the root (root/<label>/x.pcap, or root/<dataset>/<class>/x.pcap
+// as `lens synth` writes them: label "<dataset>/<class>"). A folder holding
+// train/ and test/ (and optionally val/ and pretrain/) is a fixed split
+// layout: root/train/<label>/x.pcap is labelled <label> and given the
+// train split. Capture names are unique across all the inputs.
 func ExpandInputs(paths []string) ([]Input, error) {
+	prefixes, err := inputPrefixes(paths)
+	if err != nil {
+		return nil, err
+	}
 	var in []Input
-	for _, p := range paths {
+	for pi, p := range paths {
 		st, err := os.Stat(p)
 		if err != nil {
 			return nil, err
 		}
 		if !st.IsDir() {
-			in = append(in, Input{Path: p, Name: filepath.Base(p)})
+			in = append(in, Input{Path: p, Name: prefixes[pi], Split: splitOfText(p)})
 			continue
+		}
+		layout, err := splitLayout(p)
+		if err != nil {
+			return nil, err
 		}
 		var found []Input
 		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
@@ -75,11 +209,24 @@ func ExpandInputs(paths []string) ([]Input, error) {
 				return nil
 			}
 			rel, _ := filepath.Rel(p, path)
-			label := filepath.ToSlash(filepath.Dir(rel))
-			if label == "." {
-				label = ""
+			rel = filepath.ToSlash(rel)
+			dirs := strings.Split(rel, "/")
+			dirs = dirs[:len(dirs)-1]
+			split := ""
+			if layout {
+				if len(dirs) == 0 {
+					return fmt.Errorf("%s: lies directly in %s, which holds train/ and test/: move it into one of the split folders", path, p)
+				}
+				split, dirs = splitFolders[dirs[0]], dirs[1:]
 			}
-			found = append(found, Input{Path: path, Label: label, Name: filepath.ToSlash(rel)})
+			if split == "" {
+				split = splitOfText(path)
+			}
+			name := rel
+			if prefixes[pi] != "" {
+				name = prefixes[pi] + "/" + rel
+			}
+			found = append(found, Input{Path: path, Label: strings.Join(dirs, "/"), Name: name, Split: split})
 			return nil
 		})
 		if err != nil {
@@ -91,13 +238,25 @@ func ExpandInputs(paths []string) ([]Input, error) {
 	return in, nil
 }
 
+// splitOfText is textSplit for flow JSON files and "" for captures.
+func splitOfText(path string) string {
+	if IsTextDataName(path) {
+		return textSplit(path)
+	}
+	return ""
+}
+
 // IngestConfig configures Ingest.
 type IngestConfig struct {
-	Inputs      []Input
-	Out         string // corpus directory to create
-	Workers     int    // captures dissected at once; 0 means GOMAXPROCS
-	ShardFlows  int    // flows per shard; 0 means 10000
-	Flows       FlowTableConfig
+	Inputs     []Input
+	Out        string // corpus directory to create
+	Workers    int    // captures dissected at once; 0 means GOMAXPROCS
+	ShardFlows int    // flows per shard; 0 means 10000
+	Flows      FlowTableConfig
+	// Dataset, when set, makes a corpus of one's own captures: every label
+	// L becomes "Dataset/L", and the corpus gets its own registry (a task
+	// per folder level) in RegistryName, which later commands read.
+	Dataset     string
 	CodeVersion string
 	// Progress, if set, is called about twice a second and once at the end.
 	Progress func(IngestStats)
@@ -128,6 +287,9 @@ type captureResult struct {
 // be read is skipped and counted; a corrupt record ends that capture (its
 // flows so far are kept) and is counted; the batch goes on.
 func Ingest(ctx context.Context, cfg IngestConfig) (*Manifest, error) {
+	if err := checkDatasetName(cfg.Dataset); err != nil {
+		return nil, err
+	}
 	w, err := NewCorpusWriter(cfg.Out, cfg.ShardFlows)
 	if err != nil {
 		return nil, err
@@ -162,13 +324,16 @@ func Ingest(ctx context.Context, cfg IngestConfig) (*Manifest, error) {
 			go func(in Input, r *captureResult) {
 				defer wg.Done()
 				defer func() { <-sem }()
-				ingestCapture(ctx, in, cfg.Flows, r)
+				ingestCapture(ctx, in, cfg.Flows, cfg.Dataset, r)
 			}(in, results[i])
 		}
 	}()
 
 	m := w.Manifest()
 	m.Captures = len(cfg.Inputs)
+	m.Dataset = cfg.Dataset
+	m.FlowTable = recordFlowTable(cfg.Flows)
+	m.Labels = map[string]int64{}
 	var stats IngestStats
 	stats.Captures = len(cfg.Inputs)
 	stats.Skipped = m.Skipped
@@ -193,11 +358,15 @@ func Ingest(ctx context.Context, cfg IngestConfig) (*Manifest, error) {
 				continue
 			}
 			n++
+			if f.Label != "" {
+				m.Labels[f.Label]++
+			}
 			stats.Flows++
 			report(false)
 		}
 		<-r.done
-		src := Source{Path: cfg.Inputs[i].Path, Label: cfg.Inputs[i].Label, Frames: r.frames, Flows: n}
+		in := cfg.Inputs[i]
+		src := Source{Path: in.Path, Name: in.Name, Label: withDataset(cfg.Dataset, in.Label), Split: in.Split, Frames: r.frames, Flows: n}
 		if r.err != nil {
 			src.Error = r.err.Error()
 			if len(m.Errors) < MaxErrorsKept {
@@ -227,14 +396,14 @@ func Ingest(ctx context.Context, cfg IngestConfig) (*Manifest, error) {
 		return nil, err
 	}
 	report(true)
-	return m, nil
+	return m, finishCorpus(cfg, m)
 }
 
-func ingestCapture(ctx context.Context, in Input, ftc FlowTableConfig, r *captureResult) {
+func ingestCapture(ctx context.Context, in Input, ftc FlowTableConfig, dataset string, r *captureResult) {
 	defer close(r.done)
 	defer close(r.flows)
 	if IsTextDataName(in.Path) {
-		ingestText(ctx, in, r)
+		ingestText(ctx, in, dataset, r)
 		return
 	}
 	rd, err := capture.Open(in.Path)
@@ -256,7 +425,7 @@ func ingestCapture(ctx context.Context, in Input, ftc FlowTableConfig, r *captur
 	if name == "" {
 		name = in.Path
 	}
-	ft := NewFlowTable(ftc, name, in.Label, emit)
+	ft := NewFlowTable(ftc, name, withDataset(dataset, in.Label), emit)
 	d := dissect.New(dissect.Config{})
 	var (
 		fr capture.Frame
@@ -289,12 +458,22 @@ func ingestCapture(ctx context.Context, in Input, ftc FlowTableConfig, r *captur
 }
 
 // ingestText imports flows already rendered as text; a row's own label wins
-// over the folder's.
-func ingestText(ctx context.Context, in Input, r *captureResult) {
+// over the folder's. Under a dataset of one's own, a row's label becomes a
+// class of that dataset (a NetBench file's dataset name gives way to it).
+// Rows name their capture after the input's unique name and their line.
+func ingestText(ctx context.Context, in Input, dataset string, r *captureResult) {
 	var warnings []string
+	fileDataset := datasetFromName(in.Path)
 	rows, skipped, err := ImportText(in.Path, func(f *Flow) error {
+		if dataset != "" && fileDataset != "" {
+			f.Label = strings.TrimPrefix(f.Label, fileDataset+"/")
+		}
 		if f.Label == "" {
 			f.Label = in.Label
+		}
+		f.Label = withDataset(dataset, f.Label)
+		if i := strings.LastIndexByte(f.Capture, ':'); i >= 0 && in.Name != "" {
+			f.Capture = in.Name + f.Capture[i:] // "<file>:<line>" with the unique name
 		}
 		select {
 		case r.flows <- f:
@@ -328,6 +507,18 @@ func (m *Manifest) Summary() string {
 	}
 	fmt.Fprintf(&b, "captures %d (with errors %d), frames %d, flows %d, shards %d, content hash %s\n",
 		m.Captures, failed, m.Frames, m.Flows, len(m.Shards), short(m.ContentHash))
+	fmt.Fprintf(&b, "  flow idle timeout %s\n", m.FlowTable.IdleTimeout)
+	if m.Dataset != "" {
+		fmt.Fprintf(&b, "  dataset %s: %d classes, registry %s (editable)\n", m.Dataset, len(m.Labels), RegistryName)
+	}
+	if m.givenSplits() {
+		given := map[string]int64{}
+		for _, s := range m.Sources {
+			given[s.Split] += s.Flows
+		}
+		fmt.Fprintf(&b, "  fixed split given by the input: train %d, val %d, test %d, pretrain %d, none %d flows\n",
+			given[SplitTrain], given[SplitVal], given[SplitTest], given[SplitPretrain], given[""])
+	}
 	for _, k := range sortedReasons(m.Skipped) {
 		fmt.Fprintf(&b, "  skipped %-40s %d\n", k+":", m.Skipped[k])
 	}

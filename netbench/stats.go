@@ -79,12 +79,13 @@ func ComputeStats(c *Corpus, s *Splits, tokens func(string) int, tokenizerName s
 				names = append(names, d)
 			}
 			ds.Flows++
-			switch s.Assign[i] {
-			case SplitPretrain:
+			if s.In(i, SplitPretrain) {
 				ds.Pretrain++
-			case SplitTrain:
+			}
+			if s.In(i, SplitTrain) {
 				ds.Finetune++
-			case SplitTest:
+			}
+			if s.In(i, SplitTest) {
 				ds.Test++
 			}
 		}

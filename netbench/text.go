@@ -16,7 +16,7 @@ func WritePretrainLines(c *Corpus, s *Splits, reg *registry.Registry, w io.Write
 	err := c.Flows(func(f *Flow) error {
 		idx := i
 		i++
-		if idx >= len(s.Assign) || s.Assign[idx] != SplitPretrain {
+		if !s.In(idx, SplitPretrain) {
 			return nil
 		}
 		for _, l := range f.Lines {

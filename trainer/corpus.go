@@ -92,7 +92,7 @@ func CorpusExamples(c *netbench.Corpus, s *netbench.Splits, split string, reg *r
 	err := c.Flows(func(f *netbench.Flow) error {
 		idx := i
 		i++
-		if idx >= len(s.Assign) || s.Assign[idx] != split {
+		if !s.In(idx, split) {
 			return nil
 		}
 		kept++

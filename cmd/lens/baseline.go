@@ -35,7 +35,7 @@ accuracy, macro-F1 and the per-class table.
 Baselines: `+strings.Join(baselines.Names(), ", "))
 	task := fs.Int("task", 0, "classification task number, 1-12 (required)")
 	corpus := fs.String("corpus", "", "corpus folder made by 'lens ingest' (required)")
-	regPath := fs.String("registry", "", "dataset and task registry JSON (default: the built-in one)")
+	regPath := fs.String("registry", "", "dataset and task registry JSON (default: the corpus's own registry.json, else the built-in one)")
 	preset := fs.String("preset", "smoke", "model size: smoke, tiny, small, base (see docs/baselines.md)")
 	epochs := fs.Int("epochs", 5, "supervised training epochs")
 	preEpochs := fs.Int("pretrain-epochs", 0, "self-supervised pretraining epochs (0: --epochs)")
@@ -65,15 +65,11 @@ Baselines: `+strings.Join(baselines.Names(), ", "))
 		fs.Usage()
 		return errors.New("need NAME, --task and --corpus")
 	}
-	reg, err := loadRegistry(*regPath)
+	c, reg, s, err := openSplits(*corpus, *regPath, *seed)
 	if err != nil {
 		return err
 	}
 	t, err := reg.Task(*task)
-	if err != nil {
-		return err
-	}
-	c, s, err := openSplits(*corpus, *regPath, *seed)
 	if err != nil {
 		return err
 	}

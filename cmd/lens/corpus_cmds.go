@@ -2,13 +2,16 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/lens-go/lens/netbench"
 	"github.com/lens-go/lens/netbench/bbpe"
+	"github.com/lens-go/lens/netbench/registry"
 )
 
 func init() {
@@ -17,43 +20,65 @@ func init() {
 	commands["stats"] = command{summary: "Table 9 (packets and tokens per flow) and Table 10 (split shares) of a corpus", run: runStats}
 }
 
-// openSplits opens a corpus and loads (or makes and saves) its splits.
-func openSplits(dir, regPath string, seed uint64) (*netbench.Corpus, *netbench.Splits, error) {
+// openSplits opens a corpus, the registry that describes it
+// (netbench.OpenRegistry: regPath, else the corpus's own registry.json,
+// else the built-in one) and its splits (netbench.LoadSplits: the fixed
+// split whatever the seed, else the seed's; a missing file is an error
+// that says how to make it).
+func openSplits(dir, regPath string, seed uint64) (*netbench.Corpus, *registry.Registry, *netbench.Splits, error) {
 	c, err := netbench.OpenCorpus(dir)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
+	}
+	reg, err := netbench.OpenRegistry(c, regPath)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	s, err := netbench.LoadSplits(c, seed)
-	if err == nil {
-		return c, s, nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return nil, nil, err
-	}
-	reg, err := loadRegistry(regPath)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	s, err = netbench.Split(c, reg, netbench.SplitConfig{Seed: seed})
-	if err != nil {
-		return nil, nil, err
-	}
-	return c, s, s.Save(dir)
+	return c, reg, s, nil
 }
 
 func runSplit(args []string) error {
-	fs := newFlagSet("split", "[--seed S] [--finetune-flows N] [--test-share X] CORPUS", `
-Splits a corpus by flow, never by packet: per dataset, flows that share a
-5-tuple stay together; the pretraining sample is the dataset's Table 10
-share (60%), stratified by coarse category only, with CrossPlatform excluded;
-of the rest, --test-share is held out for testing and the finetuning train
-set is the larger of the Table 10 share and --finetune-flows, stratified by
-class. Flow labels must be DATASET/CLASS names of the registry (as 'lens
-synth' writes them). Writes CORPUS/splits-seedS.json. Same seed, same split.`)
-	seed := fs.Uint64("seed", 1, "random seed")
-	ft := fs.Int("finetune-flows", 10000, "finetuning flows per dataset (the paper's ~10k)")
-	ts := fs.Float64("test-share", 0.25, "share of the non-pretraining flows held out for test")
-	regPath := fs.String("registry", "", "registry JSON file (default: built in)")
+	fs := newFlagSet("split", "[--seed S] [--group-by capture|5tuple] [--test-captures GLOB] [--pretrain train|unlabelled|DIR] CORPUS", `
+Splits a corpus into pretraining, finetuning train and test flows, by flow,
+never by packet, and writes the split into the corpus folder. Flow labels
+must be DATASET/CLASS names of the corpus's registry: its own registry.json
+(lens ingest --dataset), else the built-in NetBench one; a flow with another
+label is an error that names it.
+
+A fixed split is kept for every seed (CORPUS/splits-fixed.json): the one the
+input gives (ROOT/train/ and ROOT/test/ folders, optional val/ and pretrain/;
+NetBench <dataset>_<split>_flow.json file names), which lens ingest records
+and this command records again (with other --pretrain choices), or the one
+--test-captures makes: the captures it matches are the test split, every
+other labelled flow trains. A fixed split keeps whole captures together.
+
+Otherwise the split is drawn with the seed (CORPUS/splits-seedS.json; same
+seed, same split): per dataset, flows that share a 5-tuple (or a capture,
+under --group-by capture) stay together; the pretraining sample is the
+dataset's registry share (Table 10's 60%), stratified by coarse category
+only, CrossPlatform excluded; of the rest, --test-share is held out for
+testing and the finetuning train set is the larger of the Table 10 share and
+--finetune-flows, stratified by class.
+
+--pretrain replaces the registry share: 'train' pretrains on the training
+flows themselves (an overlap the splits file declares and lens audit allows;
+test flows still never pretrain), 'unlabelled' on the corpus's flows without
+a label, outside test and training captures, DIR on the captures ingested
+from that folder (which then are in no other split).
+
+Every later command (audit, stats, tokenizer train, pretrain, finetune,
+baseline, reproduce) reads this file; none draws a split on its own.`)
+	seed := fs.Uint64("seed", 1, "random seed of a drawn split (a fixed split ignores it)")
+	ft := fs.Int("finetune-flows", 10000, "finetuning flows per dataset (the paper's ~10k) of a drawn split")
+	ts := fs.Float64("test-share", 0.25, "share of the non-pretraining flows held out for test in a drawn split")
+	groupBy := fs.String("group-by", "", "what stays together in one split: 5tuple (default, the paper's) or capture (a fixed split is always by capture)")
+	testCaps := fs.String("test-captures", "", "fix the split: the captures whose name, ingest path or base name matches `GLOB` (shell pattern; * stops at /) are the test split")
+	pretrain := fs.String("pretrain", "", "pretraining flows: train (the training flows, a declared overlap), unlabelled, or a `DIR` ingested into the corpus (default: the registry share, or the input's pretrain/ folder)")
+	regPath := fs.String("registry", "", "registry JSON file (default: the corpus's own registry.json, else the built-in one)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -65,11 +90,12 @@ synth' writes them). Writes CORPUS/splits-seedS.json. Same seed, same split.`)
 	if err != nil {
 		return err
 	}
-	reg, err := loadRegistry(*regPath)
+	reg, err := netbench.OpenRegistry(c, *regPath)
 	if err != nil {
 		return err
 	}
-	s, err := netbench.Split(c, reg, netbench.SplitConfig{Seed: *seed, FinetuneFlows: *ft, TestShare: *ts})
+	s, err := netbench.Split(c, reg, netbench.SplitConfig{Seed: *seed, FinetuneFlows: *ft, TestShare: *ts,
+		GroupBy: *groupBy, TestCaptures: *testCaps, Pretrain: *pretrain})
 	if err != nil {
 		return err
 	}
@@ -77,7 +103,7 @@ synth' writes them). Writes CORPUS/splits-seedS.json. Same seed, same split.`)
 		return err
 	}
 	for _, m := range s.Skipped {
-		fmt.Fprintf(os.Stderr, "skipped: %s\n", m)
+		fmt.Fprintf(os.Stderr, "note: %s\n", m)
 	}
 	keys := make([]string, 0, len(s.Counts))
 	for k := range s.Counts {
@@ -86,22 +112,42 @@ synth' writes them). Writes CORPUS/splits-seedS.json. Same seed, same split.`)
 	sort.Strings(keys)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	for _, k := range keys {
-		fmt.Fprintf(tw, "%s\t%d\n", k, s.Counts[k])
+		name := k
+		if strings.HasSuffix(k, "/") {
+			name = k + "(none)"
+		}
+		fmt.Fprintf(tw, "%s\t%d\n", name, s.Counts[k])
 	}
 	tw.Flush()
-	fmt.Printf("split %s written to %s (unlabelled flows: %d)\n", s.Hash(), netbench.SplitsName(*seed), s.Unlabelled)
+	how := fmt.Sprintf("drawn with seed %d, by %s", s.Seed, s.Config.GroupBy)
+	if s.Fixed {
+		how = "fixed, given by " + s.GivenBy + ", by capture"
+		seedSet := false
+		fs.Visit(func(f *flag.Flag) { seedSet = seedSet || f.Name == "seed" })
+		if seedSet {
+			how += "; --seed does not change a fixed split"
+		}
+	}
+	if s.PretrainReuses != "" {
+		how += "; pretraining reuses the " + s.PretrainReuses + " flows (declared)"
+	}
+	fmt.Printf("split %s written to %s (%s; unlabelled flows: %d)\n", s.Hash(), s.FileName(), how, s.Unlabelled)
 	return nil
 }
 
 func runAudit(args []string) error {
 	fs := newFlagSet("audit", "[--seed S] CORPUS", `
-Checks a corpus's splits (made with 'lens split', or made now if missing):
-flows, 5-tuples and identical flow texts shared between pretraining, train
-and test; fine labels in pretraining contexts; and prints class counts per
-split. Label words that the traffic itself carries in pretraining text (DNS
+Checks a corpus's split (made by 'lens split', or the fixed split lens
+ingest recorded): flows, identical flow texts and groups (5-tuples, or
+captures when the split keeps captures together) shared between
+pretraining, train, validation and test; the flows of a fixed split's test
+captures in any other split; fine labels in pretraining contexts; and
+prints class counts per split. Pretraining on the training flows is allowed
+when the split declares it (lens split --pretrain train); any test leak
+fails. Label words that the traffic itself carries in pretraining text (DNS
 names, say) are listed but are not a leak. Exits non-zero on a leak.`)
-	seed := fs.Uint64("seed", 1, "random seed of the splits")
-	regPath := fs.String("registry", "", "registry JSON file (default: built in)")
+	seed := fs.Uint64("seed", 1, "random seed of the splits (a fixed split is the same for every seed)")
+	regPath := fs.String("registry", "", "registry JSON file (default: the corpus's own registry.json, else the built-in one)")
 	verbose := fs.Bool("classes", false, "print class counts per split")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -110,11 +156,7 @@ names, say) are listed but are not a leak. Exits non-zero on a leak.`)
 		fs.Usage()
 		return errors.New("want exactly one CORPUS")
 	}
-	c, s, err := openSplits(fs.Arg(0), *regPath, *seed)
-	if err != nil {
-		return err
-	}
-	reg, err := loadRegistry(*regPath)
+	c, reg, s, err := openSplits(fs.Arg(0), *regPath, *seed)
 	if err != nil {
 		return err
 	}
@@ -122,8 +164,18 @@ names, say) are listed but are not a leak. Exits non-zero on a leak.`)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("audit of %s (corpus %s, split %s): %d flows\n", fs.Arg(0), c.Manifest.ContentHash[:12], s.Hash(), a.Flows)
-	fmt.Printf("  shared 5-tuples: %v\n  shared identical texts: %v\n  unlabelled flows: %d\n", a.TupleOverlaps, a.TextOverlaps, a.UnknownLabels)
+	how := fmt.Sprintf("drawn with seed %d", s.Seed)
+	if s.Fixed {
+		how = "fixed, given by " + s.GivenBy
+	}
+	fmt.Printf("audit of %s (corpus %s, split %s in %s: %s, by %s): %d flows\n", fs.Arg(0), c.Manifest.ContentHash[:12], s.Hash(), s.FileName(), how, a.GroupBy, a.Flows)
+	fmt.Printf("  shared 5-tuples: %v\n  shared captures: %v\n  shared identical texts: %v\n  unlabelled flows: %d\n", a.TupleOverlaps, a.CaptureOverlaps, a.TextOverlaps, a.UnknownLabels)
+	for _, d := range a.Declared {
+		fmt.Printf("  declared: %s\n", d)
+	}
+	for _, n := range a.Notes {
+		fmt.Printf("  note: %s\n", n)
+	}
 	if len(a.TextLabelHits) > 0 {
 		fmt.Printf("  label words carried by pretraining traffic itself (not a leak): %v\n", a.TextLabelHits)
 	}
@@ -156,8 +208,8 @@ func runStats(args []string) error {
 Prints Table 9 (percentiles of packets per flow and of the tokenized length
 of each rendered flow) and Table 10 (each dataset's pretraining, finetuning
 and test shares under the seed's split) for a corpus.`)
-	seed := fs.Uint64("seed", 1, "random seed of the splits")
-	regPath := fs.String("registry", "", "registry JSON file (default: built in)")
+	seed := fs.Uint64("seed", 1, "random seed of the splits (a fixed split is the same for every seed)")
+	regPath := fs.String("registry", "", "registry JSON file (default: the corpus's own registry.json, else the built-in one)")
 	tokDir := fs.String("tokenizer", "", "tokenizer `DIR` ('lens tokenizer train') for Table 9's tokenized lengths (default: whitespace words)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -166,7 +218,7 @@ and test shares under the seed's split) for a corpus.`)
 		fs.Usage()
 		return errors.New("want exactly one CORPUS")
 	}
-	c, s, err := openSplits(fs.Arg(0), *regPath, *seed)
+	c, _, s, err := openSplits(fs.Arg(0), *regPath, *seed)
 	if err != nil {
 		return err
 	}

@@ -49,7 +49,10 @@ func fixture(t *testing.T) (corpus, tokDir string, examples int) {
 			if _, err := netbench.Ingest(context.Background(), netbench.IngestConfig{Inputs: in, Out: f.corpus, CodeVersion: "test"}); err != nil {
 				return err
 			}
-			c, s, err := openSplits(f.corpus, "", 1)
+			if err := runSplit([]string{f.corpus}); err != nil {
+				return err
+			}
+			c, _, s, err := openSplits(f.corpus, "", 1)
 			if err != nil {
 				return err
 			}

@@ -34,7 +34,7 @@ func addDataFlags(fs *flag.FlagSet, withTraining bool) *dataFlags {
 	f := &dataFlags{
 		corpus:  fs.String("corpus", "", "corpus folder made by 'lens ingest' (required)"),
 		tok:     fs.String("tokenizer", "", "tokenizer folder made by 'lens tokenizer train' (required)"),
-		reg:     fs.String("registry", "", "dataset and task registry JSON (default: the built-in one)"),
+		reg:     fs.String("registry", "", "dataset and task registry JSON (default: the corpus's own registry.json, else the built-in one)"),
 		seed:    fs.Uint64("seed", 1, "split seed of the corpus, finetuning seed and seed of the flow sample under --max-train/--max-test"),
 		maxTest: fs.Int("max-test", 0, "evaluate on at most that many test flows, stratified by class (0: all)"),
 		backend: fs.String("backend", "", "compute backend: go, xla, xla:cuda (default: XLA when a PJRT plugin is installed, else go)"),
@@ -52,16 +52,12 @@ func addDataFlags(fs *flag.FlagSet, withTraining bool) *dataFlags {
 	return f
 }
 
-// data opens the corpus (making its splits if needed), registry and tokenizer.
+// data opens the corpus, its registry and splits (openSplits), and the tokenizer.
 func (f *dataFlags) data() (*finetune.Data, error) {
 	if *f.corpus == "" || *f.tok == "" {
 		return nil, errors.New("need --corpus and --tokenizer")
 	}
-	reg, err := loadRegistry(*f.reg)
-	if err != nil {
-		return nil, err
-	}
-	c, s, err := openSplits(*f.corpus, *f.reg, *f.seed)
+	c, reg, s, err := openSplits(*f.corpus, *f.reg, *f.seed)
 	if err != nil {
 		return nil, err
 	}

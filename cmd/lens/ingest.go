@@ -16,22 +16,44 @@ func init() {
 }
 
 func runIngest(args []string) error {
-	fs := newFlagSet("ingest", "--out DIR INPUT...", `
+	fs := newFlagSet("ingest", "--out DIR [--dataset NAME] INPUT...", `
 Dissects every capture (pcap or pcapng, optionally gzip-compressed), groups
 frames into bidirectional flows, renders each flow's first 34 packets as
 anonymised packet lines with typed field spans, and writes them to
 zstd-compressed JSON-lines shards with a manifest (counts, skipped frames by
-reason, per-capture sources and a content hash). An INPUT folder is walked
-for captures; a capture under INPUT/<label>/ gets that class label. A capture
-that cannot be read is skipped and counted; the rest goes on.`)
+reason, per-capture sources, the flow idle timeout and a content hash). An
+INPUT folder is walked for captures; a capture under INPUT/<label>/ gets that
+class label. A capture that cannot be read is skipped and counted; the rest
+goes on. NetBench flow JSON and Lens JSON lines (anonymized_text, label) are
+imported as flows already rendered.
+
+Your own captures: with --dataset NAME, the folder names under INPUT are the
+classes of dataset NAME (INPUT/<class>/*.pcap; a deeper tree
+INPUT/<level1>/<level2>/ gives one classification task per folder level),
+and the corpus gets its own registry, DIR/registry.json (dataset, tasks,
+classes, the pretraining context "It is NAME network traffic data"; edit it
+before 'lens split'), which every later command reads: no --registry needed.
+
+A fixed split: INPUT/train/<class>/ and INPUT/test/<class>/ (optionally
+val/ and pretrain/) keep their split, recorded in the manifest and in
+DIR/splits-fixed.json, which every seed of every later command uses (as do
+NetBench <dataset>_<split>_flow.json file names). Then 'lens audit DIR'
+checks it at once.
+
+Capture names in flows are relative to their INPUT; with several INPUTs they
+start with as much of the INPUT's path as tells them apart.`)
 	out := fs.String("out", "", "corpus directory to create (required)")
 	workers := fs.Int("workers", 0, "captures dissected at once (0: one per core)")
 	shard := fs.Int("shard-flows", 10000, "flows per shard file")
-	idle := fs.Duration("idle-timeout", 5*time.Minute, "a flow idle this long (capture time) is finished")
+	dataset := fs.String("dataset", "", "make a corpus of your own captures: folder names under INPUT become the classes of dataset `NAME`, with its own registry")
+	idle := fs.Duration("idle-timeout", netbench.DefaultIdleTimeout, "a flow idle this long (capture time) is finished, and a later packet of its 5-tuple starts a new flow; 0: none, one flow per 5-tuple for the whole capture, as the paper's SplitCap sessions")
 	maxFlows := fs.Int("max-flows", 1<<16, "active flows per capture before the oldest is finished")
 	quiet := fs.Bool("quiet", false, "no progress line")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *idle == 0 {
+		*idle = netbench.NoIdleTimeout
 	}
 	if *out == "" || fs.NArg() == 0 {
 		fs.Usage()
@@ -49,6 +71,7 @@ that cannot be read is skipped and counted; the rest goes on.`)
 	cfg := netbench.IngestConfig{
 		Inputs: inputs, Out: *out, Workers: *workers, ShardFlows: *shard,
 		Flows:       netbench.FlowTableConfig{IdleTimeout: *idle, MaxFlows: *maxFlows},
+		Dataset:     *dataset,
 		CodeVersion: codeVersion(),
 		Warn:        func(err error) { fmt.Fprintf(os.Stderr, "\rwarning: %v\n", err) },
 	}

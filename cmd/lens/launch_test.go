@@ -57,7 +57,10 @@ func TestLaunchLocalDataParallel(t *testing.T) {
 	if _, err := netbench.Ingest(context.Background(), netbench.IngestConfig{Inputs: in, Out: corpus, CodeVersion: "test"}); err != nil {
 		t.Fatal(err)
 	}
-	c, s, err := openSplits(corpus, "", 1)
+	if err := runSplit([]string{corpus}); err != nil {
+		t.Fatal(err)
+	}
+	c, _, s, err := openSplits(corpus, "", 1)
 	if err != nil {
 		t.Fatal(err)
 	}

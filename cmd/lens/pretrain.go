@@ -14,7 +14,6 @@ import (
 	"github.com/lens-go/lens/collective"
 	"github.com/lens-go/lens/netbench"
 	"github.com/lens-go/lens/netbench/bbpe"
-	"github.com/lens-go/lens/netbench/registry"
 	"github.com/lens-go/lens/trainer"
 	"github.com/lens-go/lens/trainer/masking"
 )
@@ -110,7 +109,7 @@ long as at least --min-world workers remain (docs/distributed.md).`)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
-	c, s, err := openSplits(*corpus, "", *seed)
+	c, reg, s, err := openSplits(*corpus, "", *seed)
 	if err != nil {
 		return err
 	}
@@ -125,12 +124,12 @@ long as at least --min-world workers remain (docs/distributed.md).`)
 	// step is cut into the workers' slices by position in one global order
 	// (docs/distributed.md), so a worker may need any example after the
 	// world changes.
-	examples, err := trainer.CorpusExamples(c, s, netbench.SplitPretrain, registry.Default(), tok, cfg.EncLen, 0, 1)
+	examples, err := trainer.CorpusExamples(c, s, netbench.SplitPretrain, reg, tok, cfg.EncLen, 0, 1)
 	if err != nil {
 		return err
 	}
 	if len(examples) == 0 {
-		return fmt.Errorf("%s: no pretraining flows", *corpus)
+		return fmt.Errorf("%s: no pretraining flows in its split (lens split --pretrain train|unlabelled|DIR chooses them)", *corpus)
 	}
 	runDir, rank, world := *out, 0, 1
 	pc := trainer.PretrainConfig{Model: cfg, Masking: pol, Sentinels: bbpe.NumSentinels, Backend: *backend,

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"github.com/lens-go/lens/netbench"
-	"github.com/lens-go/lens/netbench/registry"
 	"io"
 	"io/fs"
 	"os"
@@ -146,11 +145,10 @@ type trainInput struct {
 func trainInputs(corpusDir string, seed uint64, lines, texts []string) ([]trainInput, error) {
 	var in []trainInput
 	if corpusDir != "" {
-		c, s, err := openSplits(corpusDir, "", seed)
+		c, reg, s, err := openSplits(corpusDir, "", seed)
 		if err != nil {
 			return nil, err
 		}
-		reg := registry.Default()
 		in = append(in, trainInput{name: corpusDir + " (pretraining split, seed " + strconv.FormatUint(seed, 10) + ", corpus " + c.Manifest.ContentHash[:12] + ")",
 			format: bbpe.Lines, open: func() (io.ReadCloser, error) {
 				pr, pw := io.Pipe()
@@ -160,7 +158,7 @@ func trainInputs(corpusDir string, seed uint64, lines, texts []string) ([]trainI
 		if len(texts) == 0 {
 			// Without a natural-language corpus, the registry's contexts and prompts.
 			text := strings.Join(netbench.RegistryText(reg), "\n") + "\n"
-			in = append(in, trainInput{name: "registry contexts and prompts (built in)", format: bbpe.Lines,
+			in = append(in, trainInput{name: "registry contexts and prompts", format: bbpe.Lines,
 				open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(text)), nil }})
 		}
 	}

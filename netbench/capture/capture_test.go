@@ -134,6 +134,11 @@ func FuzzReadCapture(f *testing.F) {
 	f.Add(pcapFile(113, make([]byte, 40), []byte{}))
 	f.Add([]byte{0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 28, 0, 0, 0})
 	seedFiles(f)
+	for _, b := range variants() {
+		if len(b) < 1<<16 {
+			f.Add(b)
+		}
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := NewReader("fuzz", bytes.NewReader(data))
 		if err != nil {

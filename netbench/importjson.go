@@ -97,7 +97,8 @@ func datasetFromName(path string) string {
 }
 
 // ImportText reads a NetBench flow JSON file (a JSON array of rows, or one
-// row per line) or Lens JSON lines, calling emit for each flow. Each row's
+// row per line) or Lens JSON lines (*.jsonl: always one row per line),
+// calling emit for each flow. Each row's
 // text (up to "<sep>", after which a Lens row holds its task context) must
 // be tshark-style packet lines, SRC → DST PROTOCOL LENGTH INFO, whose spans
 // ParseLine recovers. Its label is the finest one given (label3, else
@@ -124,7 +125,7 @@ func ImportText(path, folderLabel string, emit func(*Flow) error, bad func(*RowE
 		}
 		return res, fmt.Errorf("%s: %w", path, err)
 	}
-	if first == '[' {
+	if first == '[' && !strings.HasSuffix(strings.ToLower(path), ".jsonl") {
 		br.ReadByte()
 		a := &arrayScanner{br: br, off: skipped + 1}
 		return res, im.array(a)

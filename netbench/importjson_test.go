@@ -89,6 +89,7 @@ func TestImportRejectsBadRows(t *testing.T) {
 		{"text a number", `{"text": 5, "label1": "a"}`, SkipRowNoText, `text is a JSON number, want a string`},
 		{"only context", `{"anonymized_text": "<sep> In a b, the VPN network traffic belong to:", "label": "a"}`, SkipRowNoText, `anonymized_text holds no packet line`},
 		{"not an object", `[1, 2]`, SkipRowNotObject, `a JSON array, want an object`},
+		{"a number", `7`, SkipRowNotObject, `a JSON number, want an object`},
 		{"syntax error", `{"text": "a" "label1": "b"}`, SkipRowNotJSON, `not valid JSON: invalid character '"' after object key:value pair at byte 14 of the row`},
 	} {
 		// As JSON lines: the bad row is line 2.
@@ -110,6 +111,15 @@ func TestImportRejectsBadRows(t *testing.T) {
 
 // TestImportFolderLabelForUnlabelledRows: a row with no label of its own
 // takes the label of its folder; its own label wins when it has one.
+// TestImportJSONLinesStartingWithAnArray: a *.jsonl file is one row per
+// line even when its first row is an array (rejected as not an object).
+func TestImportJSONLinesStartingWithAnArray(t *testing.T) {
+	labels, res, bad, err := importRows(t, "x.jsonl", "", "[1, 2]\n"+good("a")+"\n")
+	if err != nil || fmt.Sprint(labels) != "[a]" || res.Skipped[SkipRowNotObject] != 1 || len(bad) != 1 || !strings.HasPrefix(bad[0], "x.jsonl: line 1: a JSON array") {
+		t.Errorf("labels %v, skipped %v, rejected %q, err %v", labels, res.Skipped, bad, err)
+	}
+}
+
 func TestImportFolderLabelForUnlabelledRows(t *testing.T) {
 	labels, res, _, err := importRows(t, "d_train_flow.json", "vpn/chat", "["+`{"text": `+jsonString(flowText)+`}, `+good("skype")+"]")
 	if err != nil || fmt.Sprint(labels) != "[vpn/chat d/skype]" || res.Rejected() != 0 {

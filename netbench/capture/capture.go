@@ -252,7 +252,8 @@ func (s *stream) full(n int) ([]byte, error) {
 	for len(s.buf) < n {
 		want := min(n-len(s.buf), chunk)
 		if cap(s.buf)-len(s.buf) < want {
-			nb := make([]byte, len(s.buf), len(s.buf)+want)
+			// Grow by doubling, but never past n.
+			nb := make([]byte, len(s.buf), min(n, max(2*cap(s.buf), len(s.buf)+want)))
 			copy(nb, s.buf)
 			s.buf = nb
 		}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -142,6 +143,9 @@ func FuzzReadCapture(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := NewReader("fuzz", bytes.NewReader(data))
 		if err != nil {
+			if !strings.HasPrefix(err.Error(), "fuzz: ") {
+				t.Fatalf("open error does not name the file: %v", err)
+			}
 			return
 		}
 		defer r.Close()
@@ -154,7 +158,15 @@ func FuzzReadCapture(f *testing.F) {
 				if err2 := r.Next(&fr); err2 == nil {
 					t.Fatalf("Next succeeded after error %v", err)
 				}
+				var re *ReadError
+				if err != io.EOF && (!errors.As(err, &re) || re.Frame != n+1 || !strings.HasPrefix(err.Error(), "fuzz") ||
+					!strings.Contains(err.Error(), "byte ") || strings.Contains(err.Error(), "malformed record")) {
+					t.Fatalf("after %d frames: error %v does not name the file and byte offset, or the reader panicked", n, err)
+				}
 				return
+			}
+			if fr.Index <= n {
+				t.Fatalf("frame %d numbered %d", n+1, fr.Index)
 			}
 			if fr.OrigLen < len(fr.Data) {
 				t.Fatalf("OrigLen %d < captured %d", fr.OrigLen, len(fr.Data))

@@ -271,7 +271,7 @@ func emptyCorpusError(m *Manifest) error {
 		for _, k := range sortedReasons(m.Skipped) {
 			parts = append(parts, fmt.Sprintf("%s %d", k, m.Skipped[k]))
 		}
-		why = fmt.Sprintf("%d inputs, %d frames or rows, none made a flow", len(m.Sources), m.Frames)
+		why = fmt.Sprintf("%d %s, %d frames or rows, none made a flow", len(m.Sources), plural(len(m.Sources), "input"), m.Frames)
 		if len(parts) > 0 {
 			why += " (skipped: " + strings.Join(parts, ", ") + ")"
 		}
@@ -280,6 +280,13 @@ func emptyCorpusError(m *Manifest) error {
 		}
 	}
 	return fmt.Errorf("%w: %s; no corpus written", ErrEmptyCorpus, why)
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
 }
 
 func unwrapPathError(err error) error {

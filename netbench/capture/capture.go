@@ -136,6 +136,9 @@ func NewReader(name string, rd io.Reader) (*Reader, error) {
 		return nil, fmt.Errorf("%s: not a pcap or pcapng file (magic %08x)", name, m)
 	}
 	if err != nil {
+		if r.s.ioErr != nil {
+			err = r.s.ioErr
+		}
 		return nil, fmt.Errorf("%s: bad %s header: %w", name, r.format, err)
 	}
 	return r, nil
@@ -176,6 +179,9 @@ func (r *Reader) Next(fr *Frame) (err error) {
 		if perr.err == io.EOF {
 			r.err = io.EOF
 			return io.EOF
+		}
+		if r.s.ioErr != nil {
+			perr.err = fmt.Errorf("byte %d: %w", r.s.off, r.s.ioErr)
 		}
 		r.err = &ReadError{File: r.name, Frame: r.n + 1, Offset: perr.off, Err: perr.err, gz: r.s.gz}
 		return r.err
@@ -237,6 +243,9 @@ type stream struct {
 	off int64
 	buf []byte
 	gz  bool
+	// ioErr is the first error reading the file that was not its end (a
+	// disk or gzip error); it, rather than "cut short", is reported.
+	ioErr error
 }
 
 // full reads exactly n bytes into the stream's reusable buffer, growing it
@@ -260,6 +269,9 @@ func (s *stream) full(n int) ([]byte, error) {
 		k, err := io.ReadFull(s.br, s.buf[len(s.buf):len(s.buf)+want])
 		s.buf = s.buf[:len(s.buf)+k]
 		s.off += int64(k)
+		if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF && s.ioErr == nil {
+			s.ioErr = err // a read or decompression error, not the end of the file
+		}
 		if err != nil {
 			if len(s.buf) == 0 {
 				return s.buf, io.EOF
@@ -270,6 +282,17 @@ func (s *stream) full(n int) ([]byte, error) {
 	return s.buf, nil
 }
 
+// readFull reads len(b) bytes into b, as io.ReadFull does, keeping the
+// offset and any error that is not the end of the file.
+func (s *stream) readFull(b []byte) (int, error) {
+	k, err := io.ReadFull(s.br, b)
+	s.off += int64(k)
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF && s.ioErr == nil {
+		s.ioErr = err
+	}
+	return k, err
+}
+
 // skip discards n bytes; it returns how many were there.
 func (s *stream) skip(n int64) (int64, error) {
 	var done int64
@@ -277,6 +300,9 @@ func (s *stream) skip(n int64) (int64, error) {
 		k, err := s.br.Discard(int(min(n-done, 1<<30)))
 		done += int64(k)
 		s.off += int64(k)
+		if err != nil && err != io.EOF && s.ioErr == nil {
+			s.ioErr = err
+		}
 		if err != nil {
 			return done, err
 		}

@@ -118,6 +118,42 @@ func TestReadErrors(t *testing.T) {
 	}
 }
 
+// TestGzipErrorReported: a damaged gzip stream is reported as such, not as
+// a capture cut short.
+func TestGzipErrorReported(t *testing.T) {
+	var z bytes.Buffer
+	w := gzip.NewWriter(&z)
+	w.Write(pcapFile(1, make([]byte, 100), make([]byte, 100)))
+	w.Close()
+	b := z.Bytes()
+	b[len(b)-8] ^= 0xff // the CRC-32 in the trailer
+	var ng bytes.Buffer
+	w = gzip.NewWriter(&ng)
+	w.Write(ngFile())
+	w.Close()
+	b2 := ng.Bytes()
+	b2[len(b2)-8] ^= 0xff
+	for name, data := range map[string][]byte{"x.pcap.gz": b, "x.pcapng.gz": b2} {
+		r, err := NewReader(name, bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fr Frame
+		for err == nil {
+			err = r.Next(&fr)
+		}
+		if err == io.EOF || !strings.Contains(err.Error(), name+" (decompressed): byte ") || !strings.Contains(err.Error(), "gzip: invalid checksum") {
+			t.Errorf("err %v, want the gzip checksum error with its byte offset", err)
+		}
+	}
+}
+
+// ngFile is a little-endian pcapng with one Ethernet frame.
+func ngFile() []byte {
+	g := ng{le}
+	return cat(g.shb(1, 0), g.idb(1, 0), g.epb(0, 1, make([]byte, 60), 60))
+}
+
 func seedFiles(f *testing.F) {
 	files, _ := filepath.Glob("../dissect/testdata/*.pcap*")
 	for _, p := range files {

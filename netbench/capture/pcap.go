@@ -228,10 +228,9 @@ func (r *pcapReader) lengthsOf(h []byte) (incl, orig uint32) {
 func (r *pcapReader) next(fr *Frame) *posError {
 	at := r.s.off
 	hl := r.variant.headerLen()
-	k, err := io.ReadFull(r.s.br, r.hdr[:hl])
-	r.s.off += int64(k)
+	k, err := r.s.readFull(r.hdr[:hl])
 	if err != nil {
-		if k == 0 {
+		if k == 0 && r.s.ioErr == nil {
 			return &posError{at, io.EOF}
 		}
 		return &posError{at, fmt.Errorf("record at byte %d: record header cut short: %d of %d bytes", at, k, hl)}

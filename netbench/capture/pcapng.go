@@ -96,7 +96,7 @@ func (r *ngReader) next(fr *Frame) *posError {
 		at := r.s.off
 		h, err := r.s.full(8)
 		if err != nil {
-			if len(h) == 0 {
+			if len(h) == 0 && r.s.ioErr == nil {
 				return &posError{at, io.EOF}
 			}
 			return &posError{at, fmt.Errorf("block at byte %d: block header cut short: %d of 8 bytes", at, len(h))}

@@ -82,13 +82,22 @@ func (r *ngReader) body(at int64, length uint32) ([]byte, *posError) {
 	read := r.s.off - at
 	b, err := r.s.full(int(int64(length) - read))
 	if err != nil {
-		return nil, &posError{at, fmt.Errorf("block at byte %d: length %d invalid or the file cut short: the block would end at byte %d, the file ends at byte %d", at, length, at+int64(length), r.s.off)}
+		return nil, r.pastEnd(at, length)
 	}
-	trailer := r.order.Uint32(b[len(b)-4:])
-	if trailer != length {
-		return nil, &posError{at, fmt.Errorf("block at byte %d: length %d invalid (the copy at the block's end says %d)", at, length, trailer)}
+	if trailer := r.order.Uint32(b[len(b)-4:]); trailer != length {
+		return nil, trailerMismatch(at, length, trailer)
 	}
 	return b[:len(b)-4], nil
+}
+
+// pastEnd is the error for a block whose length runs past the end of the
+// file (read up to there).
+func (r *ngReader) pastEnd(at int64, length uint32) *posError {
+	return &posError{at, fmt.Errorf("block at byte %d: length %d invalid or the file cut short: the block would end at byte %d, the file ends at byte %d", at, length, at+int64(length), r.s.off)}
+}
+
+func trailerMismatch(at int64, length, trailer uint32) *posError {
+	return &posError{at, fmt.Errorf("block at byte %d: length %d invalid (the copy at the block's end says %d)", at, length, trailer)}
 }
 
 func (r *ngReader) next(fr *Frame) *posError {
@@ -130,9 +139,17 @@ func (r *ngReader) next(fr *Frame) *posError {
 			fallthrough
 		default:
 			// Skip blocks that hold no packet (statistics, name resolution,
-			// decryption secrets, custom and unknown blocks).
-			if n, err := r.s.skip(int64(length) - 8); err != nil {
-				return &posError{at, fmt.Errorf("block at byte %d: length %d invalid or the file cut short: the block would end at byte %d, the file ends at byte %d", at, length, at+int64(length), at+8+n)}
+			// decryption secrets, custom and unknown blocks), checking the
+			// trailing copy of their length.
+			if _, err := r.s.skip(int64(length) - 12); err != nil {
+				return r.pastEnd(at, length)
+			}
+			var t [4]byte
+			if _, err := r.s.readFull(t[:]); err != nil {
+				return r.pastEnd(at, length)
+			}
+			if trailer := r.order.Uint32(t[:]); trailer != length {
+				return trailerMismatch(at, length, trailer)
 			}
 			continue
 		}

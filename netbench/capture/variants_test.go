@@ -270,6 +270,8 @@ func variants() map[string][]byte {
 	v["pcapng-block-trailer-mismatch"] = set(good, len(good)-4, le, 136)
 	v["pcapng-epb-caplen-over-block"] = set(good, third+20, le, 200)
 	v["pcapng-cut-in-block"] = good[:len(good)-10]
+	nrb := cat(g.shb(1, 0), g.idb(1, 0), g.epb(0, 1, f1, 60), g.block(4, make([]byte, 16)), g.epb(0, 2, f2, 42))
+	v["pcapng-skipped-block-length-bad"] = set(nrb, 140+4, le, 24)
 	v["pcapng-cut-in-block-header"] = good[:third+5]
 	return v
 }
@@ -309,24 +311,25 @@ func epochOf(fr *Frame) string {
 // and what lens says about them: "" for one lens reads in full as a
 // superset of tshark (stated in the comment), else a part of its error.
 var lensErrors = map[string]string{
-	"pcap-1.0":                      "version 1.0 unsupported",
-	"pcap-caplen-too-big":           "record at byte 100: captured length 262145 invalid (more than 262144, the largest frame tshark reads) (frame 2 and after not read)",
-	"pcap-cut-in-record":            "record at byte 100: 58-byte record cut short: the file ends at byte 136",
-	"pcap-cut-in-record-header":     "record at byte 100: record header cut short: 10 of 16 bytes",
-	"pcapng-2.0":                    "pcapng version 2.0 unsupported",
-	"pcapng-1.1":                    "", // tshark knows 1.0 and 1.2 only; 1.1 has the same layout
-	"pcapng-bad-option-length":      "", // lens ignores options it cannot parse; the interface is still usable
-	"pcapng-no-idb":                 "block at byte 28: packet on interface 0, but its section describes 0",
-	"pcapng-epb-bad-interface":      "block at byte 140: packet on interface 3, but its section describes 1",
-	"pcapng-epb-caplen-too-big":     "block at byte 140: captured length 262148 invalid",
-	"pcapng-block-length-odd":       "block at byte 216: length 97 invalid (not a multiple of 4)",
-	"pcapng-block-length-short":     "block at byte 216: length 8 invalid (less than 32, the smallest such block)",
-	"pcapng-block-length-huge":      "block at byte 216: length 4294967280 invalid (more than",
-	"pcapng-block-length-past-end":  "block at byte 216: length 256 invalid or the file cut short: the block would end at byte 472, the file ends at byte 348",
-	"pcapng-block-trailer-mismatch": "block at byte 216: length 132 invalid (the copy at the block's end says 136)",
-	"pcapng-epb-caplen-over-block":  "block at byte 216: length 132 invalid (too short for its 200 captured bytes)",
-	"pcapng-cut-in-block":           "block at byte 216: length 132 invalid or the file cut short: the block would end at byte 348, the file ends at byte 338",
-	"pcapng-cut-in-block-header":    "block at byte 216: block header cut short: 5 of 8 bytes",
+	"pcap-1.0":                        "version 1.0 unsupported",
+	"pcap-caplen-too-big":             "record at byte 100: captured length 262145 invalid (more than 262144, the largest frame tshark reads) (frame 2 and after not read)",
+	"pcap-cut-in-record":              "record at byte 100: 58-byte record cut short: the file ends at byte 136",
+	"pcap-cut-in-record-header":       "record at byte 100: record header cut short: 10 of 16 bytes",
+	"pcapng-2.0":                      "pcapng version 2.0 unsupported",
+	"pcapng-1.1":                      "", // tshark knows 1.0 and 1.2 only; 1.1 has the same layout
+	"pcapng-bad-option-length":        "", // lens ignores options it cannot parse; the interface is still usable
+	"pcapng-no-idb":                   "block at byte 28: packet on interface 0, but its section describes 0",
+	"pcapng-epb-bad-interface":        "block at byte 140: packet on interface 3, but its section describes 1",
+	"pcapng-epb-caplen-too-big":       "block at byte 140: captured length 262148 invalid",
+	"pcapng-block-length-odd":         "block at byte 216: length 97 invalid (not a multiple of 4)",
+	"pcapng-block-length-short":       "block at byte 216: length 8 invalid (less than 32, the smallest such block)",
+	"pcapng-block-length-huge":        "block at byte 216: length 4294967280 invalid (more than",
+	"pcapng-block-length-past-end":    "block at byte 216: length 256 invalid or the file cut short: the block would end at byte 472, the file ends at byte 348",
+	"pcapng-block-trailer-mismatch":   "block at byte 216: length 132 invalid (the copy at the block's end says 136)",
+	"pcapng-epb-caplen-over-block":    "block at byte 216: length 132 invalid (too short for its 200 captured bytes)",
+	"pcapng-cut-in-block":             "block at byte 216: length 132 invalid or the file cut short: the block would end at byte 348, the file ends at byte 338",
+	"pcapng-cut-in-block-header":      "block at byte 216: block header cut short: 5 of 8 bytes",
+	"pcapng-skipped-block-length-bad": "block at byte 140: length 24 invalid (the copy at the block's end says 0)",
 }
 
 // TestVariants reads every variant file and compares each frame's number,

@@ -233,9 +233,11 @@ type posError struct {
 	err error // io.EOF at the clean end of the file
 }
 
-// peekWindow is how far ahead the reader may look without consuming (the
-// pcap variant heuristics read up to three records ahead).
-const peekWindow = 1 << 20
+// peekWindow is the read buffer, and how far ahead the pcap variant
+// heuristics look (up to three records, as wiretap does; records beyond
+// the window are taken as right). It is small because corpora often hold
+// thousands of small captures, each opened once.
+const peekWindow = 64 << 10
 
 // stream is the capture's bytes with the offset of the next unread one.
 type stream struct {

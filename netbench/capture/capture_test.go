@@ -235,3 +235,29 @@ func TestReadPcapNG(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRead reads the dissect package's test captures, opening each
+// file every time (corpora often hold many small captures).
+func BenchmarkRead(b *testing.B) {
+	files, _ := filepath.Glob("../dissect/testdata/*.pcap*")
+	var size int64
+	for _, p := range files {
+		if st, err := os.Stat(p); err == nil {
+			size += st.Size()
+		}
+	}
+	b.SetBytes(size)
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, p := range files {
+			r, err := Open(p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var fr Frame
+			for r.Next(&fr) == nil {
+			}
+			r.Close()
+		}
+	}
+}

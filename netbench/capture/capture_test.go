@@ -90,15 +90,16 @@ func TestReadErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		data []byte
+		want string
 	}{
-		{"empty", nil},
-		{"short magic", []byte{0xd4, 0xc3}},
-		{"not a capture", []byte("hello, world, this is text")},
-		{"short header", pcapFile(1)[:10]},
-		{"bad gzip", []byte{0x1f, 0x8b, 0, 0, 0}},
+		{"empty", nil, "empty: not a capture file: 0 bytes, too short for a file header"},
+		{"short magic", []byte{0xd4, 0xc3}, "short magic: not a capture file: 2 bytes, too short for a file header"},
+		{"not a capture", []byte("hello, world, this is text"), "not a capture: not a pcap or pcapng file (magic 6c6c6568)"},
+		{"short header", pcapFile(1)[:10], "short header: bad pcap header: file header cut short: 10 of 24 bytes"},
+		{"bad gzip", []byte{0x1f, 0x8b, 0, 0, 0}, "bad gzip: bad gzip header: unexpected EOF"},
 	} {
-		if _, err := NewReader(tc.name, bytes.NewReader(tc.data)); err == nil {
-			t.Errorf("%s: no error", tc.name)
+		if _, err := NewReader(tc.name, bytes.NewReader(tc.data)); err == nil || err.Error() != tc.want {
+			t.Errorf("%s: error %v, want %q", tc.name, err, tc.want)
 		}
 	}
 	// A record cut short is a read error naming the frame, after the good ones.

@@ -127,6 +127,7 @@ type Shard struct {
 // CorpusWriter writes flows to numbered shards in a directory.
 type CorpusWriter struct {
 	dir        string
+	created    bool // NewCorpusWriter made dir
 	shardFlows int64
 	m          Manifest
 
@@ -150,10 +151,29 @@ func NewCorpusWriter(dir string, shardFlows int) (*CorpusWriter, error) {
 	if _, err := os.Stat(filepath.Join(dir, ManifestName)); err == nil {
 		return nil, fmt.Errorf("%s: already holds a corpus (remove it or choose another --out)", dir)
 	}
+	_, statErr := os.Stat(dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	return &CorpusWriter{dir: dir, shardFlows: int64(shardFlows), m: Manifest{Format: CorpusFormat, Skipped: map[string]int{}}}, nil
+	return &CorpusWriter{dir: dir, created: statErr != nil, shardFlows: int64(shardFlows), m: Manifest{Format: CorpusFormat, Skipped: map[string]int{}}}, nil
+}
+
+// Abort gives up a corpus being written: it removes the shards written so
+// far, and the directory if NewCorpusWriter created it and nothing else is
+// in it, so that no partial or empty corpus is left behind.
+func (w *CorpusWriter) Abort() {
+	if w.zw != nil {
+		w.zw.Close()
+		w.f.Close()
+		os.Remove(filepath.Join(w.dir, w.cur.Name+".tmp"))
+		w.zw = nil
+	}
+	for _, s := range w.m.Shards {
+		os.Remove(filepath.Join(w.dir, s.Name))
+	}
+	if w.created {
+		os.Remove(w.dir) // only if empty
+	}
 }
 
 // Manifest gives access to the manifest being built (counts, sources).

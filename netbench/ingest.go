@@ -18,12 +18,12 @@ import (
 	"github.com/lens-go/lens/netbench/dissect"
 )
 
-// Skip reasons counted in a manifest.
+// Skip reasons counted in a manifest (text rows add the SkipRow* reasons).
 const (
 	SkipNonIP             = "frame without IP (no flow)"
 	SkipUnreadableCapture = "unreadable capture"
 	SkipCorruptRecord     = "corrupt record (rest of capture)"
-	SkipMalformedRow      = "malformed text row"
+	SkipUnreadableText    = "unreadable text file"
 )
 
 // Input is one capture to ingest and its class label ("" when unlabelled).
@@ -181,7 +181,20 @@ func inputPrefixes(paths []string) ([]string, error) {
 // train/ and test/ (and optionally val/ and pretrain/) is a fixed split
 // layout: root/train/<label>/x.pcap is labelled <label> and given the
 // train split. Capture names are unique across all the inputs.
+//
+// Every path must exist: if any does not, ExpandInputs returns one error
+// naming all that are missing, before any work, since a batch with a
+// misspelt path would otherwise give a smaller corpus than asked for.
 func ExpandInputs(paths []string) ([]Input, error) {
+	var missing []string
+	for _, p := range paths {
+		if _, err := os.Stat(p); err != nil {
+			missing = append(missing, fmt.Sprintf("%s (%v)", p, unwrapPathError(err)))
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%d of %d inputs cannot be read, nothing ingested: %s", len(missing), len(paths), strings.Join(missing, ", "))
+	}
 	prefixes, err := inputPrefixes(paths)
 	if err != nil {
 		return nil, err
@@ -285,7 +298,10 @@ type captureResult struct {
 // Captures are dissected in parallel; flows are written in input order, so
 // the same inputs always give the same content hash. A capture that cannot
 // be read is skipped and counted; a corrupt record ends that capture (its
-// flows so far are kept) and is counted; the batch goes on.
+// flows so far are kept) and is counted; a rejected text row is counted by
+// reason; the batch goes on. If no input gives a flow (every input failed,
+// or none held an IP packet or a good row), Ingest writes no corpus and
+// returns an error wrapping ErrEmptyCorpus that says why.
 func Ingest(ctx context.Context, cfg IngestConfig) (*Manifest, error) {
 	if err := checkDatasetName(cfg.Dataset); err != nil {
 		return nil, err
@@ -386,17 +402,68 @@ func Ingest(ctx context.Context, cfg IngestConfig) (*Manifest, error) {
 		report(false)
 	}
 	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
+	if firstErr == nil {
+		firstErr = ctx.Err()
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
+	if firstErr == nil && m.Flows == 0 {
+		firstErr = emptyCorpusError(m)
+	}
+	if firstErr != nil {
+		w.Abort()
+		return nil, firstErr
 	}
 	if err := w.Close(cfg.CodeVersion); err != nil {
 		return nil, err
 	}
 	report(true)
 	return m, finishCorpus(cfg, m)
+}
+
+// ErrEmptyCorpus is returned (wrapped) by Ingest when its inputs give no
+// flow: it writes no corpus then.
+var ErrEmptyCorpus = errors.New("no flows")
+
+// emptyCorpusError says why an ingest gave no flow.
+func emptyCorpusError(m *Manifest) error {
+	var failed []string
+	for _, s := range m.Sources {
+		if s.Error != "" {
+			failed = append(failed, s.Error)
+		}
+	}
+	var why string
+	switch {
+	case len(m.Sources) > 0 && len(failed) == len(m.Sources):
+		why = fmt.Sprintf("every input failed (%d of %d); first: %s", len(failed), len(m.Sources), failed[0])
+	default:
+		var parts []string
+		for _, k := range sortedReasons(m.Skipped) {
+			parts = append(parts, fmt.Sprintf("%s %d", k, m.Skipped[k]))
+		}
+		why = fmt.Sprintf("%d %s, %d frames or rows, none made a flow", len(m.Sources), plural(len(m.Sources), "input"), m.Frames)
+		if len(parts) > 0 {
+			why += " (skipped: " + strings.Join(parts, ", ") + ")"
+		}
+		if len(failed) > 0 {
+			why += "; first error: " + failed[0]
+		}
+	}
+	return fmt.Errorf("%w: %s; no corpus written", ErrEmptyCorpus, why)
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
+}
+
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 func ingestCapture(ctx context.Context, in Input, ftc FlowTableConfig, dataset string, r *captureResult) {
@@ -461,15 +528,14 @@ func ingestCapture(ctx context.Context, in Input, ftc FlowTableConfig, dataset s
 // over the folder's. Under a dataset of one's own, a row's label becomes a
 // class of that dataset (a NetBench file's dataset name gives way to it).
 // Rows name their capture after the input's unique name and their line.
+// Rejected rows are counted by reason; the first few are named in the
+// capture's error.
 func ingestText(ctx context.Context, in Input, dataset string, r *captureResult) {
-	var warnings []string
+	var first []string
 	fileDataset := datasetFromName(in.Path)
-	rows, skipped, err := ImportText(in.Path, func(f *Flow) error {
+	res, err := ImportText(in.Path, in.Label, func(f *Flow) error {
 		if dataset != "" && fileDataset != "" {
 			f.Label = strings.TrimPrefix(f.Label, fileDataset+"/")
-		}
-		if f.Label == "" {
-			f.Label = in.Label
 		}
 		f.Label = withDataset(dataset, f.Label)
 		if i := strings.LastIndexByte(f.Capture, ':'); i >= 0 && in.Name != "" {
@@ -481,16 +547,24 @@ func ingestText(ctx context.Context, in Input, dataset string, r *captureResult)
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-	}, func(e error) {
-		if len(warnings) < 5 {
-			warnings = append(warnings, e.Error())
+	}, func(e *RowError) {
+		if len(first) < 3 {
+			first = append(first, e.Error())
 		}
 	})
-	r.frames = int64(rows)
-	if skipped > 0 {
-		r.skip[SkipMalformedRow] += skipped
-		if err == nil {
-			err = fmt.Errorf("%d malformed rows skipped, first: %s", skipped, strings.Join(warnings, "; "))
+	r.frames = int64(res.Rows + res.Rejected())
+	for k, v := range res.Skipped {
+		r.skip[k] += v
+	}
+	if err != nil && res.Rows == 0 && res.Rejected() == 0 {
+		r.skip[SkipUnreadableText]++
+	}
+	if n := res.Rejected(); n > 0 {
+		msg := fmt.Sprintf("%s: %d of %d rows rejected, first: %s", in.Path, n, n+res.Rows, strings.Join(first, "; "))
+		if err != nil {
+			err = fmt.Errorf("%v; %s", err, msg)
+		} else {
+			err = errors.New(msg)
 		}
 	}
 	r.err = err

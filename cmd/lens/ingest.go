@@ -17,15 +17,22 @@ func init() {
 
 func runIngest(args []string) error {
 	fs := newFlagSet("ingest", "--out DIR [--dataset NAME] INPUT...", `
-Dissects every capture (pcap or pcapng, optionally gzip-compressed), groups
-frames into bidirectional flows, renders each flow's first 34 packets as
-anonymised packet lines with typed field spans, and writes them to
-zstd-compressed JSON-lines shards with a manifest (counts, skipped frames by
-reason, per-capture sources, the flow idle timeout and a content hash). An
-INPUT folder is walked for captures; a capture under INPUT/<label>/ gets that
-class label. A capture that cannot be read is skipped and counted; the rest
-goes on. NetBench flow JSON and Lens JSON lines (anonymized_text, label) are
-imported as flows already rendered.
+Dissects every capture (pcap or pcapng in any variant tshark 4.0 reads,
+optionally gzip-compressed), groups frames into bidirectional flows, renders
+each flow's first 34 packets as anonymised packet lines with typed field
+spans, and writes them to zstd-compressed JSON-lines shards with a manifest
+(counts, skipped frames by reason, per-capture sources, the flow idle
+timeout and a content hash). An INPUT folder is walked for captures and text
+files; a file under INPUT/<label>/ gets that class label.
+
+Text inputs (*.json, *.jsonl) hold flows already rendered: NetBench
+<dataset>_<split>_flow.json (a JSON array of rows, or one row per line,
+with text and label1..label3) or Lens JSON lines (anonymized_text, label).
+A row is rejected, named (file and line, or file, row and byte offset in an
+array) and counted by reason when a label is not a JSON string, it has no
+label (and no label folder), its text is not packet lines (SRC → DST
+PROTOCOL LENGTH INFO), a packet line exceeds 8 KiB or the row 4 MiB. A
+syntax error in an array loses only its row.
 
 Your own captures: with --dataset NAME, the folder names under INPUT are the
 classes of dataset NAME (INPUT/<class>/*.pcap; a deeper tree
@@ -41,7 +48,17 @@ NetBench <dataset>_<split>_flow.json file names). Then 'lens audit DIR'
 checks it at once.
 
 Capture names in flows are relative to their INPUT; with several INPUTs they
-start with as much of the INPUT's path as tells them apart.`)
+start with as much of the INPUT's path as tells them apart.
+
+Bad inputs:
+  - Every INPUT path must exist: if any is missing, nothing is ingested and
+    lens exits 1 naming every missing path.
+  - A file that is not a readable capture is skipped, named in a warning and
+    counted; a corrupt record ends its capture (the flows before it are
+    kept); the batch goes on and lens exits 0 with the counts in the
+    summary.
+  - If no input gives a flow (every input failed, or none held an IP packet
+    or a good row), no corpus is written and lens exits 1 saying why.`)
 	out := fs.String("out", "", "corpus directory to create (required)")
 	workers := fs.Int("workers", 0, "captures dissected at once (0: one per core)")
 	shard := fs.Int("shard-flows", 10000, "flows per shard file")
@@ -64,7 +81,7 @@ start with as much of the INPUT's path as tells them apart.`)
 		return err
 	}
 	if len(inputs) == 0 {
-		return fmt.Errorf("no captures (*.pcap, *.pcapng, *.cap, *.gz) under %v", fs.Args())
+		return fmt.Errorf("no captures (*.pcap, *.pcapng, *.cap, *.gz) or text files (*.json, *.jsonl) under %v", fs.Args())
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
